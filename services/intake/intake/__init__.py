@@ -1,0 +1,1 @@
+"""intake: clients, intake forms, contraindication flags and informed consent."""

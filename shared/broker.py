@@ -1,0 +1,321 @@
+"""RabbitMQ (or kombu's in-process ``memory://``) topology, connections and confirmed publishing.
+
+Topology of a consuming service ``svc``:
+
+- ``rapport.svc``: its one durable queue, bound to every routing key it subscribes to;
+  broker-side dead-lettering (rejects, the quorum delivery limit) goes to ``rapport.svc.dlq``;
+- ``rapport.svc.retry.<ms>ms``: one back-off tier per configured retry delay; messages wait out
+  the TTL there, then dead-letter back into ``rapport.svc``;
+- ``rapport.svc.dlq``: parked messages, with the error and attempt count in their headers.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import amqp
+from kombu import Connection, Exchange, Producer, Queue, binding
+
+from shared.config import Settings
+from shared.events import EVENTS_EXCHANGE, PRIVATE_EXCHANGE, AmqpMessage
+
+EXCHANGES = {
+    EVENTS_EXCHANGE: Exchange(EVENTS_EXCHANGE, type="topic", durable=True),
+    PRIVATE_EXCHANGE: Exchange(PRIVATE_EXCHANGE, type="direct", durable=True),
+}
+
+CONNECTION_ERRORS = (
+    OSError,
+    socket.timeout,
+    amqp.exceptions.ConnectionError,
+    amqp.exceptions.RecoverableConnectionError,
+    amqp.exceptions.ChannelError,
+    ConnectionError,
+)
+
+
+class BrokerUnavailable(Exception):
+    """The broker could not be reached, or stopped answering."""
+
+
+def connect(settings: Settings, *, confirm_publish: bool = False) -> Connection:
+    """A kombu connection with bounded connect time and heartbeats; one per thread."""
+    options: dict = {"confirm_publish": confirm_publish}
+    if settings.is_embedded_broker:
+        options = {"polling_interval": 0.02}
+    return Connection(
+        settings.broker_url,
+        heartbeat=0 if settings.is_embedded_broker else settings.heartbeat,
+        connect_timeout=settings.connect_timeout,
+        transport_options=options,
+    )
+
+
+@dataclass(frozen=True)
+class QueueTopology:
+    service: str
+    bindings: tuple[tuple[str, str], ...]
+    retry_delays: tuple[float, ...]
+    queue_type: str = "classic"
+    delivery_limit: int = 20
+
+    @classmethod
+    def for_service(cls, settings: Settings, bindings: Iterable[tuple[str, str]]) -> "QueueTopology":
+        return cls(
+            service=settings.service,
+            bindings=tuple(dict.fromkeys(bindings)),
+            retry_delays=settings.retry_delays,
+            queue_type=settings.queue_type,
+            delivery_limit=settings.delivery_limit,
+        )
+
+    @property
+    def main(self) -> str:
+        return f"rapport.{self.service}"
+
+    @property
+    def dead_letter(self) -> str:
+        return f"rapport.{self.service}.dlq"
+
+    def retry_queue(self, attempt: int) -> tuple[str, float]:
+        """The back-off tier for a message that has failed ``attempt`` times (1-based)."""
+        delay = self.retry_delays[min(attempt, len(self.retry_delays)) - 1]
+        return f"rapport.{self.service}.retry.{int(delay * 1000)}ms", delay
+
+    def _arguments(self, **extra) -> dict:
+        args = dict(extra)
+        if self.queue_type == "quorum":
+            args["x-queue-type"] = "quorum"
+        return args
+
+    def queues(self) -> list[Queue]:
+        safe_dead_lettering = (
+            {"x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"}
+            if self.queue_type == "quorum"
+            else {}
+        )
+        main_args = self._arguments(
+            **{"x-dead-letter-exchange": "", "x-dead-letter-routing-key": self.dead_letter},
+            **safe_dead_lettering,
+        )
+        if self.queue_type == "quorum":
+            main_args["x-delivery-limit"] = self.delivery_limit
+        main = Queue(
+            self.main,
+            bindings=[binding(EXCHANGES[ex], routing_key=key) for ex, key in self.bindings],
+            durable=True,
+            queue_arguments=main_args,
+        )
+        declared = [main]
+        for delay in sorted(set(self.retry_delays)):
+            name = f"rapport.{self.service}.retry.{int(delay * 1000)}ms"
+            args = self._arguments(
+                **{
+                    "x-message-ttl": int(delay * 1000),
+                    "x-dead-letter-exchange": "",
+                    "x-dead-letter-routing-key": self.main,
+                },
+                **safe_dead_lettering,
+            )
+            declared.append(Queue(name, durable=True, queue_arguments=args))
+        declared.append(Queue(self.dead_letter, durable=True, queue_arguments=self._arguments()))
+        return declared
+
+
+def declare_exchanges(connection: Connection) -> None:
+    channel = connection.default_channel
+    for exchange in EXCHANGES.values():
+        exchange.bind(channel).declare()
+
+
+def declare_topology(connection: Connection, topology: QueueTopology | None) -> None:
+    declare_exchanges(connection)
+    if topology is None:
+        return
+    channel = connection.default_channel
+    for queue in topology.queues():
+        queue.bind(channel).declare()
+
+
+@dataclass
+class PublishOutcome:
+    confirmed: set[str]
+    unrouted: set[str]
+    failed: dict[str, str]
+
+
+class ConfirmedPublisher:
+    """Publishes batches to RabbitMQ with publisher confirms and ``mandatory``.
+
+    A batch is written in one go and its confirms awaited together (bounded by the confirm
+    timeout), which costs one round trip per batch rather than one per message. A message is
+    reported confirmed only when the broker acked it; unroutable ones come back as returns.
+    Any connection trouble throws the connection away; the next call makes a new one.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._connection: Connection | None = None
+        self._channel: amqp.Channel | None = None
+        self._next_tag = 1
+        self._acked: dict[int, bool] = {}
+        self._returned: set[str] = set()
+
+    def _open(self) -> amqp.Channel:
+        if self._channel is not None:
+            return self._channel
+        connection = connect(self.settings)
+        try:
+            connection.connect()
+            raw: amqp.Connection = connection.connection
+            channel = raw.channel()
+            channel.confirm_select()
+            channel.events["basic_ack"].add(self._on_ack)
+            channel.events["basic_nack"].add(self._on_nack)
+            channel.events["basic_return"].add(self._on_return)
+            declare_exchanges(connection)
+        except CONNECTION_ERRORS as error:
+            connection.release()
+            raise BrokerUnavailable(str(error)) from error
+        self._connection, self._channel, self._next_tag = connection, channel, 1
+        return channel
+
+    def _on_ack(self, delivery_tag: int, multiple: bool) -> None:
+        self._settle(delivery_tag, multiple, True)
+
+    def _on_nack(self, delivery_tag: int, multiple: bool) -> None:
+        self._settle(delivery_tag, multiple, False)
+
+    def _settle(self, delivery_tag: int, multiple: bool, ok: bool) -> None:
+        tags = [t for t in self._acked if t <= delivery_tag] if multiple else [delivery_tag]
+        for tag in tags:
+            if self._acked.get(tag) is None:
+                self._acked[tag] = ok
+
+    def _on_return(self, _exc, _exchange, _routing_key, message) -> None:
+        message_id = message.properties.get("message_id")
+        if message_id:
+            self._returned.add(message_id)
+
+    def publish(self, messages: Sequence[AmqpMessage]) -> PublishOutcome:
+        channel = self._open()
+        by_tag: dict[int, str] = {}
+        self._acked, self._returned = {}, set()
+        try:
+            for message in messages:
+                channel.basic_publish(
+                    amqp.Message(
+                        message.body,
+                        content_type=message.content_type,
+                        content_encoding="utf-8",
+                        delivery_mode=2,
+                        message_id=message.message_id,
+                        application_headers=message.headers,
+                    ),
+                    exchange=message.exchange,
+                    routing_key=message.routing_key,
+                    mandatory=True,
+                    timeout=self.settings.confirm_timeout,
+                )
+                by_tag[self._next_tag] = message.message_id
+                self._acked[self._next_tag] = None
+                self._next_tag += 1
+            self._await_confirms()
+        except CONNECTION_ERRORS as error:
+            self.close()
+            raise BrokerUnavailable(str(error)) from error
+        outcome = PublishOutcome(confirmed=set(), unrouted=set(), failed={})
+        for tag, message_id in by_tag.items():
+            if not self._acked.get(tag):
+                outcome.failed[message_id] = "nacked by the broker"
+            elif message_id in self._returned:
+                outcome.unrouted.add(message_id)
+            else:
+                outcome.confirmed.add(message_id)
+        return outcome
+
+    def _await_confirms(self) -> None:
+        deadline = time.monotonic() + self.settings.confirm_timeout
+        while any(v is None for v in self._acked.values()):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise socket.timeout("publisher confirms timed out")
+            self._connection.connection.drain_events(timeout=remaining)
+
+    def keepalive(self) -> None:
+        """Service heartbeats while idle; a dead connection is noticed and dropped here."""
+        if self._connection is None:
+            return
+        raw: amqp.Connection = self._connection.connection
+        try:
+            try:
+                raw.drain_events(timeout=0.01)
+            except socket.timeout:
+                pass
+            raw.heartbeat_tick()
+        except CONNECTION_ERRORS:
+            self.close()
+
+    def close(self) -> None:
+        connection, self._connection, self._channel = self._connection, None, None
+        if connection is not None:
+            try:
+                connection.release()
+            except Exception:  # closing a broken connection may fail in many ways
+                pass
+
+
+class InProcessPublisher:
+    """Publisher for kombu's ``memory://`` transport (embedded mode): delivery is immediate."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._connection: Connection | None = None
+
+    def publish(self, messages: Sequence[AmqpMessage]) -> PublishOutcome:
+        if self._connection is None:
+            self._connection = connect(self.settings)
+            declare_exchanges(self._connection)
+        producer = Producer(self._connection.default_channel)
+        for message in messages:
+            producer.publish(
+                message.body,
+                exchange=message.exchange,
+                routing_key=message.routing_key,
+                headers=message.headers,
+                content_type=message.content_type,
+                content_encoding="utf-8",
+                delivery_mode=2,
+                message_id=message.message_id,
+            )
+        return PublishOutcome(confirmed={m.message_id for m in messages}, unrouted=set(), failed={})
+
+    def keepalive(self) -> None:
+        return None
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.release()
+            self._connection = None
+
+
+def make_publisher(settings: Settings) -> ConfirmedPublisher | InProcessPublisher:
+    if settings.is_embedded_broker:
+        return InProcessPublisher(settings)
+    return ConfirmedPublisher(settings)
+
+
+def broker_reachable(settings: Settings) -> bool:
+    if settings.is_embedded_broker:
+        return True
+    connection = connect(settings)
+    try:
+        connection.ensure_connection(max_retries=1, timeout=settings.connect_timeout)
+        return True
+    except Exception:
+        return False
+    finally:
+        connection.release()

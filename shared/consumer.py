@@ -1,0 +1,250 @@
+"""Event consumption: subscriptions, the inbox-guarded dispatch, retries and parking.
+
+A delivery is acknowledged only after its handlers committed, or after it was handed on
+(to a retry tier or the dead-letter queue) with a confirmed publish.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from kombu import Connection, Consumer, Producer
+from marshmallow import Schema, ValidationError
+from sqlalchemy.exc import IntegrityError
+
+from shared import inbox
+from shared.broker import CONNECTION_ERRORS, QueueTopology, connect, declare_topology
+from shared.events import EVENTS_EXCHANGE, Event, InvalidEvent, correlation_id, from_amqp
+from shared.service import Service, UnitOfWork
+
+log = logging.getLogger("rapport.consumer")
+
+ATTEMPTS_HEADER = "x-rapport-attempts"
+ERROR_HEADER = "x-rapport-error"
+PARKED_AT_HEADER = "x-rapport-parked-at"
+ORIGINAL_KEY_HEADER = "x-rapport-routing-key"
+
+Handler = Callable[[UnitOfWork, Event, dict], None]
+
+
+class PoisonMessage(Exception):
+    """A message that can never be processed: parked at once, not retried."""
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """One line of a service's subscription table: this event, validated so, handled by that."""
+
+    event: str
+    schema: type[Schema]
+    handler: Handler
+    exchange: str = EVENTS_EXCHANGE
+
+    @property
+    def name(self) -> str:
+        return self.handler.__name__
+
+
+@dataclass(frozen=True)
+class Subscriptions:
+    entries: tuple[Subscription, ...] = field(default_factory=tuple)
+
+    def __init__(self, *entries: Subscription) -> None:
+        object.__setattr__(self, "entries", tuple(entries))
+
+    def bindings(self) -> list[tuple[str, str]]:
+        return [(s.exchange, s.event) for s in self.entries]
+
+    def for_event(self, routing_key: str) -> list[Subscription]:
+        return [s for s in self.entries if s.event == routing_key]
+
+    def topology(self, service: Service) -> QueueTopology | None:
+        if not self.entries:
+            return None
+        return QueueTopology.for_service(service.settings, self.bindings())
+
+
+@dataclass
+class Outcome:
+    handled: int = 0
+    duplicates: int = 0
+
+
+def dispatch(service: Service, headers: Any, content_type: str | None, body: bytes) -> Outcome:
+    """Parse, validate and run every subscribed handler once per event id.
+
+    Raises PoisonMessage for what can never succeed; any other exception means "try again".
+    """
+    try:
+        event = from_amqp(headers, content_type, body)
+    except InvalidEvent as error:
+        raise PoisonMessage(str(error)) from error
+    subscriptions = service.subscriptions.for_event(event.routing_key)
+    if not subscriptions:
+        raise PoisonMessage(f"no handler for {event.type}")
+    outcome = Outcome()
+    token = correlation_id.set(event.correlation_id or event.id)
+    try:
+        for subscription in subscriptions:
+            try:
+                data = subscription.schema().load(event.data)
+            except ValidationError as error:
+                raise PoisonMessage(f"invalid {event.routing_key} data: {error.messages}") from error
+            if _run_once(service, subscription, event, data):
+                outcome.handled += 1
+            else:
+                outcome.duplicates += 1
+    finally:
+        correlation_id.reset(token)
+    return outcome
+
+
+def _run_once(service: Service, subscription: Subscription, event: Event, data: dict) -> bool:
+    """Run the handler and record it in the inbox, in one transaction. False if already done."""
+    try:
+        with service.unit_of_work() as uow:
+            if inbox.already_handled(uow.session, service.inbox_model, event.id, subscription.name):
+                return False
+            subscription.handler(uow, event, data)
+            inbox.record(uow.session, service.inbox_model, event.id, subscription.name, event.type)
+        return True
+    except IntegrityError:
+        # A competing consumer committed the same (event, handler) first: nothing to do.
+        with service.sessions() as session:
+            if inbox.already_handled(session, service.inbox_model, event.id, subscription.name):
+                return False
+        raise
+
+
+def _attempts(headers: dict) -> int:
+    try:
+        return int(headers.get(ATTEMPTS_HEADER, 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+class EventConsumer:
+    """Consumes a service's queue until stopped; reconnects on its own after broker trouble."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+        self.settings = service.settings
+        self.topology = service.subscriptions.topology(service)
+        self.max_attempts = len(self.settings.retry_delays) + 1
+        self._producer: Producer | None = None
+        self.stats = {"handled": 0, "duplicates": 0, "retried": 0, "parked": 0}
+
+    def run(self, stop: threading.Event) -> None:
+        backoff = 0.5
+        while not stop.is_set():
+            try:
+                with connect(self.settings, confirm_publish=True) as connection:
+                    self._consume(connection, stop)
+                    backoff = 0.5
+            except CONNECTION_ERRORS as error:
+                log.warning("broker connection lost: %s; reconnecting in %.1fs", error, backoff)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    def _consume(self, connection: Connection, stop: threading.Event) -> None:
+        connection.ensure_connection(max_retries=1, timeout=self.settings.connect_timeout)
+        declare_topology(connection, self.topology)
+        channel = connection.channel()
+        channel.basic_qos(prefetch_size=0, prefetch_count=self.settings.prefetch, a_global=False)
+        self._producer = Producer(connection.channel())
+        main = [q for q in self.topology.queues() if q.name == self.topology.main]
+        with Consumer(channel, queues=main, on_message=self._on_message, accept=None):
+            log.info("consuming %s", self.topology.main)
+            while not stop.is_set():
+                try:
+                    connection.drain_events(timeout=1.0)
+                except socket.timeout:
+                    pass
+                if not self.settings.is_embedded_broker:
+                    connection.heartbeat_check()
+
+    def _on_message(self, message) -> None:
+        headers = dict(message.headers or {})
+        try:
+            outcome = dispatch(self.service, headers, message.content_type, message.body)
+        except PoisonMessage as error:
+            log.error("parking a message that can never be processed: %s", error)
+            self._park(message, headers, str(error), _attempts(headers) + 1)
+        except Exception as error:  # any handler failure: retry with back-off, then park
+            attempts = _attempts(headers) + 1
+            if attempts >= self.max_attempts:
+                log.exception("handler failed %d times; parking the message", attempts)
+                self._park(message, headers, f"{type(error).__name__}: {error}", attempts)
+            else:
+                log.warning("handler failed (attempt %d): %s; retrying", attempts, error)
+                self._retry(message, headers, attempts)
+        else:
+            self.stats["handled"] += outcome.handled
+            self.stats["duplicates"] += outcome.duplicates
+            message.ack()
+
+    def _republish(self, message, headers: dict, routing_key: str) -> None:
+        self._producer.publish(
+            message.body,
+            exchange="",
+            routing_key=routing_key,
+            headers=headers,
+            content_type=message.content_type,
+            content_encoding="utf-8",
+            delivery_mode=2,
+            message_id=message.properties.get("message_id"),
+            timeout=self.settings.confirm_timeout,
+            confirm_timeout=self.settings.confirm_timeout,
+        )
+
+    def _retry(self, message, headers: dict, attempts: int) -> None:
+        headers = {**headers, ATTEMPTS_HEADER: attempts}
+        headers.setdefault(ORIGINAL_KEY_HEADER, message.delivery_info.get("routing_key", ""))
+        queue, delay = self.topology.retry_queue(attempts)
+        if self.settings.is_embedded_broker:
+            # memory:// has no TTL or dead-lettering: wait out the back-off in-process.
+            timer = threading.Timer(delay, self._redeliver_in_process, (message.body, headers, message))
+            timer.daemon = True
+            timer.start()
+        else:
+            self._republish(message, headers, queue)
+        self.stats["retried"] += 1
+        message.ack()
+
+    def _redeliver_in_process(self, body: bytes, headers: dict, message) -> None:
+        with connect(self.settings) as connection:
+            Producer(connection.default_channel).publish(
+                body,
+                exchange="",
+                routing_key=self.topology.main,
+                headers=headers,
+                content_type=message.content_type,
+                content_encoding="utf-8",
+                message_id=message.properties.get("message_id"),
+            )
+
+    def _park(self, message, headers: dict, error: str, attempts: int) -> None:
+        headers = {
+            **headers,
+            ATTEMPTS_HEADER: attempts,
+            ERROR_HEADER: error[:1000],
+            PARKED_AT_HEADER: datetime.now(timezone.utc).isoformat(),
+        }
+        headers.setdefault(ORIGINAL_KEY_HEADER, message.delivery_info.get("routing_key", ""))
+        self._republish(message, headers, self.topology.dead_letter)
+        self.stats["parked"] += 1
+        message.ack()
+
+
+def run_consumer(service: Service, stop: threading.Event) -> None:
+    if service.subscriptions is None or not service.subscriptions.entries:
+        log.info("%s subscribes to no events; consumer idle", service.name)
+        stop.wait()
+        return
+    EventConsumer(service).run(stop)
+
