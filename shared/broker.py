@@ -210,7 +210,6 @@ class ConfirmedPublisher:
                     amqp.Message(
                         message.body,
                         content_type=message.content_type,
-                        content_encoding="utf-8",
                         delivery_mode=2,
                         message_id=message.message_id,
                         application_headers=message.headers,

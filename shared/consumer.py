@@ -80,6 +80,8 @@ def dispatch(service: Service, headers: Any, content_type: str | None, body: byt
 
     Raises PoisonMessage for what can never succeed; any other exception means "try again".
     """
+    if isinstance(body, str):  # py-amqp hands over text when a content encoding is set
+        body = body.encode("utf-8")
     try:
         event = from_amqp(headers, content_type, body)
     except InvalidEvent as error:
@@ -148,17 +150,26 @@ class EventConsumer:
                     backoff = 0.5
             except CONNECTION_ERRORS as error:
                 log.warning("broker connection lost: %s; reconnecting in %.1fs", error, backoff)
-                stop.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
+            except Exception:
+                log.exception("consumer failed; restarting in %.1fs", backoff)
+            else:
+                continue
+            stop.wait(backoff)
+            backoff = min(backoff * 2, 5.0)
 
     def _consume(self, connection: Connection, stop: threading.Event) -> None:
         connection.ensure_connection(max_retries=1, timeout=self.settings.connect_timeout)
         declare_topology(connection, self.topology)
         channel = connection.channel()
-        channel.basic_qos(prefetch_size=0, prefetch_count=self.settings.prefetch, a_global=False)
         self._producer = Producer(connection.channel())
         main = [q for q in self.topology.queues() if q.name == self.topology.main]
-        with Consumer(channel, queues=main, on_message=self._on_message, accept=None):
+        with Consumer(
+            channel,
+            queues=main,
+            on_message=self._on_message,
+            accept=None,
+            prefetch_count=self.settings.prefetch,
+        ):
             log.info("consuming %s", self.topology.main)
             while not stop.is_set():
                 try:
