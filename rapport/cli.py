@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 
@@ -160,6 +161,56 @@ def broker_declare() -> None:
     for service in built.values():
         service.close()
     click.echo("declared rapport.events, rapport.private and every service's queues")
+
+
+@main.group()
+def dlq() -> None:
+    """Inspect and replay parked (dead-lettered) messages of a service."""
+
+
+def _dead_letters(name: str):
+    from rapport.dlq import DeadLetters
+    from shared.config import Settings
+
+    try:
+        return DeadLetters(Settings.from_env(name))
+    except ValueError as error:
+        raise click.ClickException(str(error)) from error
+
+
+@dlq.command("list")
+@click.argument("name", type=click.Choice(SERVICES))
+@click.option("--limit", default=100, show_default=True)
+def dlq_list(name: str, limit: int) -> None:
+    """One JSON line per parked message: event id, type, attempts, error."""
+    for parked in _dead_letters(name).list(limit):
+        click.echo(json.dumps(parked.summary()))
+
+
+@dlq.command("show")
+@click.argument("name", type=click.Choice(SERVICES))
+@click.argument("event_id")
+def dlq_show(name: str, event_id: str) -> None:
+    """A parked message with its headers and body."""
+    for parked in _dead_letters(name).list(10_000):
+        if parked.event_id == event_id:
+            click.echo(json.dumps(parked.detail(), indent=2, default=str))
+            return
+    raise click.ClickException(f"no parked message with event id {event_id}")
+
+
+@dlq.command("replay")
+@click.argument("name", type=click.Choice(SERVICES))
+@click.argument("event_id", required=False)
+@click.option("--all", "everything", is_flag=True, help="Replay every parked message.")
+def dlq_replay(name: str, event_id: str | None, everything: bool) -> None:
+    """Send parked messages back to the service's queue (processed once, thanks to the inbox)."""
+    if not event_id and not everything:
+        raise click.UsageError("give an EVENT_ID or --all")
+    replayed = _dead_letters(name).replay(event_id, everything=everything)
+    if not replayed:
+        raise click.ClickException("nothing replayed: no such parked message")
+    click.echo(f"replayed {len(replayed)}: {', '.join(replayed)}")
 
 
 if __name__ == "__main__":
