@@ -54,8 +54,10 @@ class RapportApi(Api):
     def handle_http_exception(self, error: HTTPException):
         data = getattr(error, "data", None) or {}
         errors = data.get("errors") or data.get("messages")
-        if isinstance(errors, dict) and set(errors) == {"json"} and isinstance(errors["json"], dict):
-            errors = errors["json"]
+        if isinstance(errors, dict) and len(errors) == 1:
+            (location, inner), = errors.items()
+            if location in ("json", "query", "querystring", "view_args") and isinstance(inner, dict):
+                errors = inner
         detail = data.get("message") or error.description
         if error.code == 400 and errors == {"json": ["Invalid JSON body."]}:
             detail = "The body is not valid JSON."
