@@ -1,1 +1,2 @@
-"""notify service."""
+"""notify: client notification preferences, message deliveries (email, SMS), staff alerts and
+signed webhook subscriptions."""
