@@ -8,22 +8,32 @@ from datetime import datetime
 
 from flask import Request, Response
 from sqlalchemy import Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
+from shared.crypto import EncryptedJSON
 from shared.db import UTCDateTime, utcnow
 
 _KEPT_HEADERS = ("Content-Type", "Location")
 
 
 class IdempotencyMixin:
-    """Columns of a service's ``idempotency_keys`` table."""
+    """Columns of a service's ``idempotency_keys`` table.
+
+    Stored answers may hold personal data or secrets (a webhook's signing secret), so the body
+    is encrypted with the owning service's key, named by ``__keyring__``.
+    """
+
+    __keyring__: str
 
     org_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int] = mapped_column(Integer)
     headers: Mapped[str] = mapped_column(Text)
-    body: Mapped[str] = mapped_column(Text)
+
+    @declared_attr
+    def body(cls) -> Mapped[str]:
+        return mapped_column(EncryptedJSON(cls.__keyring__))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     @classmethod

@@ -18,9 +18,11 @@ from typing import Callable, Iterable, Mapping
 
 import marshmallow as ma
 from flask import Flask, Response, current_app, g, request
-from flask_smorest import Api, Blueprint
+from flask_smorest import Api
+from flask_smorest import Blueprint as SmorestBlueprint
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
 from shared import auth
@@ -44,6 +46,22 @@ class ProblemSchema(ma.Schema):
     status = ma.fields.Integer()
     detail = ma.fields.String()
     errors = ma.fields.Dict(metadata={"description": "field -> messages, for validation errors"})
+
+
+class StrictParser(FlaskParser):
+    """Unknown query-string parameters are errors too, not silently ignored."""
+
+    DEFAULT_UNKNOWN_BY_LOCATION = {
+        **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
+        "query": ma.RAISE,
+        "querystring": ma.RAISE,
+    }
+
+
+class Blueprint(SmorestBlueprint):
+    """A service's blueprint: flask-smorest, with strict argument parsing."""
+
+    ARGUMENTS_PARSER = StrictParser()
 
 
 class RapportApi(Api):
@@ -105,7 +123,7 @@ def unit_of_work() -> UnitOfWork:
 
 def create_service_app(
     svc: Service,
-    blueprints: Iterable[Blueprint],
+    blueprints: Iterable[SmorestBlueprint],
     description: str,
     problems: Mapping[type[Exception], Callable[[Exception], Problem]],
 ) -> Flask:

@@ -96,7 +96,7 @@ def test_a_pika_staff_app_reads_cloudevents_with_exact_headers_and_no_personal_d
     assert properties.delivery_mode == 2
     assert json.loads(body) == {"client_id": client["id"], "location_id": "loc-a", "preferred_channel": "email"}
     everything = b" ".join(body + json.dumps(p.headers).encode() for _, p, body in received)
-    for secret in (b"Grace", b"Hopper", b"grace@example.com", b"555", b"shingles", b"heparin", b"sleep better"):
+    for secret in (b"Grace", b"Hopper", b"grace@example.com", b"555 0100", b"shingles", b"heparin", b"sleep better"):
         assert secret not in everything
     assert staff_app.drain(expected=1, timeout=0.5) == []  # the contact card never reaches it
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Response, jsonify
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from followup import domain, operations
@@ -19,7 +18,7 @@ from followup.schemas import (
 from shared.auth import ROLES
 from shared.pagination import paginate
 from shared.problems import conflict
-from shared.web import allow, principal, unit_of_work
+from shared.web import Blueprint, allow, principal, unit_of_work
 
 blp = Blueprint(
     "followup", __name__, description="Post-session check-ins, well-being responses, escalations, progress."

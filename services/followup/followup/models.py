@@ -32,6 +32,7 @@ class Inbox(InboxMixin, Base):
 
 class IdempotencyKey(IdempotencyMixin, Base):
     __tablename__ = "idempotency_keys"
+    __keyring__ = "followup"
 
 
 class Followup(Base):

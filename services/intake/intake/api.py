@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import jsonify
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from intake import domain, operations
 from intake.models import Client, Consent
@@ -24,7 +23,7 @@ from intake.schemas import (
 from shared.auth import ROLES
 from shared.pagination import PageArgs, paginate
 from shared.problems import conflict, validation
-from shared.web import allow, principal, unit_of_work
+from shared.web import Blueprint, allow, principal, unit_of_work
 
 blp = Blueprint("intake", __name__, description="Clients, intake forms and informed consent.")
 

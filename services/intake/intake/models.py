@@ -26,6 +26,7 @@ class Inbox(InboxMixin, Base):
 
 class IdempotencyKey(IdempotencyMixin, Base):
     __tablename__ = "idempotency_keys"
+    __keyring__ = "intake"
 
 
 class Client(Base):

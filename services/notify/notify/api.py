@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import marshmallow as ma
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from notify import domain, operations
 from notify.models import Delivery, Webhook
@@ -23,7 +22,7 @@ from notify.schemas import (
 from shared.auth import ROLES
 from shared.pagination import PageArgs, paginate
 from shared.problems import validation
-from shared.web import allow, principal, unit_of_work
+from shared.web import Blueprint, allow, principal, unit_of_work
 
 blp = Blueprint("notify", __name__, description="Notification preferences, deliveries and webhooks.")
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import jsonify
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from sessions import domain, operations
 from sessions.models import Therapist, TreatmentSession
@@ -31,7 +30,7 @@ from sessions.schemas import (
 from shared.auth import ROLES, STAFF
 from shared.pagination import paginate
 from shared.problems import conflict, validation
-from shared.web import allow, principal, unit_of_work
+from shared.web import Blueprint, allow, principal, unit_of_work
 
 blp = Blueprint("sessions", __name__, description="Therapists, bookings, check-ins and session notes.")
 

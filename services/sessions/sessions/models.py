@@ -27,6 +27,7 @@ class Inbox(InboxMixin, Base):
 
 class IdempotencyKey(IdempotencyMixin, Base):
     __tablename__ = "idempotency_keys"
+    __keyring__ = "sessions"
 
 
 class Therapist(Base):
