@@ -14,7 +14,7 @@ from tests.support.platforms import wait_for
 
 pytestmark = pytest.mark.e2e
 
-PRIVATE = ("Maya", "Okafor", "maya.client@example.com", "hypertension", "desk", "trapezius",
+PRIVATE = ("Maya", "Okafor", "maya.client@example.com", "mild hypertension", "at a desk", "trapezius",
            "tight shoulders", "bruising", "lighter pressure", "drink water", "changed my mind")  # fmt: skip
 
 
