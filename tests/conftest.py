@@ -24,10 +24,17 @@ def pg_server():
 
 
 @pytest.fixture(scope="session")
-def amqp_url():
-    with servers.rabbitmq_server() as (url, can_make_vhosts):
-        with servers.isolated_vhost(url, can_make_vhosts) as isolated:
-            yield isolated
+def rabbitmq_server():
+    with servers.rabbitmq_server() as server:
+        yield server
+
+
+@pytest.fixture
+def amqp_url(rabbitmq_server):
+    """A fresh vhost per test: its exchanges, queues and events meet no other test's."""
+    url, can_make_vhosts = rabbitmq_server
+    with servers.isolated_vhost(url, can_make_vhosts) as isolated:
+        yield isolated
 
 
 @pytest.fixture
