@@ -25,3 +25,22 @@ def test_the_gateway_answers_problems_for_what_no_service_serves(embedded_platfo
     for service in ("intake", "sessions", "followup", "notify"):
         spec = embedded_platform.session.get(f"{embedded_platform.base_url}/{service}/openapi.json").json()
         assert spec["info"]["title"] == f"Rapport {service}"
+
+
+def test_every_event_the_flow_published_matches_the_asyncapi_document(embedded_platform):
+    import json
+    import sqlite3
+
+    from tests.support import asyncapi
+
+    run_trust_flow(embedded_platform)
+    document = asyncapi.load()
+    seen, problems = set(), []
+    for service in ("intake", "sessions", "followup", "notify"):
+        with sqlite3.connect(embedded_platform.var / f"{service}.db") as db:
+            rows = db.execute("SELECT routing_key, headers, body FROM outbox WHERE exchange = 'rapport.events'").fetchall()
+        for routing_key, headers, body in rows:
+            seen.add(routing_key)
+            problems += asyncapi.problems(document, routing_key, json.loads(headers), json.loads(body))
+    assert problems == []
+    assert len(seen) >= 11, sorted(seen)
