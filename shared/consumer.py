@@ -13,13 +13,27 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from kombu import Connection, Consumer, Producer
+from kombu import Connection, Consumer
 from marshmallow import Schema, ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from shared import inbox
-from shared.broker import CONNECTION_ERRORS, QueueTopology, connect, declare_topology
-from shared.events import EVENTS_EXCHANGE, Event, InvalidEvent, correlation_id, from_amqp
+from shared.broker import (
+    CONNECTION_ERRORS,
+    BrokerUnavailable,
+    QueueTopology,
+    connect,
+    declare_topology,
+    make_publisher,
+)
+from shared.events import (
+    EVENTS_EXCHANGE,
+    AmqpMessage,
+    Event,
+    InvalidEvent,
+    correlation_id,
+    from_amqp,
+)
 from shared.service import Service, UnitOfWork
 
 log = logging.getLogger("rapport.consumer")
@@ -130,30 +144,42 @@ def _attempts(headers: dict) -> int:
         return 0
 
 
+class HandOnFailed(Exception):
+    """A retry or park could not be confirmed; the delivery stays unacknowledged."""
+
+
 class EventConsumer:
-    """Consumes a service's queue until stopped; reconnects on its own after broker trouble."""
+    """Consumes a service's queue until stopped; reconnects on its own after broker trouble.
+
+    Retries and parked messages are published over a separate connection with confirms
+    (``shared.broker``), never on the consuming connection: waiting for a confirm there would
+    dispatch further deliveries inside the current one.
+    """
 
     def __init__(self, service: Service) -> None:
         self.service = service
         self.settings = service.settings
         self.topology = service.subscriptions.topology(service)
         self.max_attempts = len(self.settings.retry_delays) + 1
-        self._producer: Producer | None = None
         self.stats = {"handled": 0, "duplicates": 0, "retried": 0, "parked": 0}
+        self._publisher = None
 
     def run(self, stop: threading.Event) -> None:
         backoff = 0.5
         while not stop.is_set():
+            self._publisher = make_publisher(self.settings)
             try:
-                with connect(self.settings, confirm_publish=True) as connection:
+                with connect(self.settings) as connection:
                     self._consume(connection, stop)
                     backoff = 0.5
-            except CONNECTION_ERRORS as error:
+            except (*CONNECTION_ERRORS, BrokerUnavailable, HandOnFailed) as error:
                 log.warning("broker connection lost: %s; reconnecting in %.1fs", error, backoff)
             except Exception:
                 log.exception("consumer failed; restarting in %.1fs", backoff)
             else:
                 continue
+            finally:
+                self._publisher.close()
             stop.wait(backoff)
             backoff = min(backoff * 2, 5.0)
 
@@ -161,7 +187,6 @@ class EventConsumer:
         connection.ensure_connection(max_retries=1, timeout=self.settings.connect_timeout)
         declare_topology(connection, self.topology)
         channel = connection.channel()
-        self._producer = Producer(connection.channel())
         main = [q for q in self.topology.queues() if q.name == self.topology.main]
         with Consumer(
             channel,
@@ -178,6 +203,7 @@ class EventConsumer:
                     pass
                 if not self.settings.is_embedded_broker:
                     connection.heartbeat_check()
+                    self._publisher.keepalive()
 
     def _on_message(self, message) -> None:
         headers = dict(message.headers or {})
@@ -199,19 +225,17 @@ class EventConsumer:
             self.stats["duplicates"] += outcome.duplicates
             message.ack()
 
-    def _republish(self, message, headers: dict, routing_key: str) -> None:
-        self._producer.publish(
-            message.body,
-            exchange="",
-            routing_key=routing_key,
-            headers=headers,
-            content_type=message.content_type,
-            content_encoding="utf-8",
-            delivery_mode=2,
-            message_id=message.properties.get("message_id"),
-            timeout=self.settings.confirm_timeout,
-            confirm_timeout=self.settings.confirm_timeout,
-        )
+    def _hand_on(self, message, headers: dict, queue: str) -> None:
+        body = message.body.encode("utf-8") if isinstance(message.body, str) else message.body
+        message_id = message.properties.get("message_id") or headers.get("ce-id") or ""
+        outcome = self._publisher.publish([
+            AmqpMessage(
+                body=body, headers=headers, content_type=message.content_type or "application/json",
+                message_id=message_id, routing_key=queue, exchange="",
+            )
+        ])  # fmt: skip
+        if message_id not in outcome.confirmed:
+            raise HandOnFailed(f"could not hand message {message_id} on to {queue}")
 
     def _retry(self, message, headers: dict, attempts: int) -> None:
         headers = {**headers, ATTEMPTS_HEADER: attempts}
@@ -219,25 +243,27 @@ class EventConsumer:
         queue, delay = self.topology.retry_queue(attempts)
         if self.settings.is_embedded_broker:
             # memory:// has no TTL or dead-lettering: wait out the back-off in-process.
-            timer = threading.Timer(delay, self._redeliver_in_process, (message.body, headers, message))
+            timer = threading.Timer(delay, self._redeliver_in_process, (message, headers))
             timer.daemon = True
             timer.start()
         else:
-            self._republish(message, headers, queue)
+            self._hand_on(message, headers, queue)
         self.stats["retried"] += 1
         message.ack()
 
-    def _redeliver_in_process(self, body: bytes, headers: dict, message) -> None:
-        with connect(self.settings) as connection:
-            Producer(connection.default_channel).publish(
-                body,
-                exchange="",
-                routing_key=self.topology.main,
-                headers=headers,
-                content_type=message.content_type,
-                content_encoding="utf-8",
-                message_id=message.properties.get("message_id"),
-            )
+    def _redeliver_in_process(self, message, headers: dict) -> None:
+        publisher = make_publisher(self.settings)
+        try:
+            body = message.body.encode("utf-8") if isinstance(message.body, str) else message.body
+            publisher.publish([
+                AmqpMessage(
+                    body=body, headers=headers, content_type=message.content_type or "application/json",
+                    message_id=message.properties.get("message_id") or "", routing_key=self.topology.main,
+                    exchange="",
+                )
+            ])  # fmt: skip
+        finally:
+            publisher.close()
 
     def _park(self, message, headers: dict, error: str, attempts: int) -> None:
         headers = {
@@ -247,7 +273,7 @@ class EventConsumer:
             PARKED_AT_HEADER: datetime.now(timezone.utc).isoformat(),
         }
         headers.setdefault(ORIGINAL_KEY_HEADER, message.delivery_info.get("routing_key", ""))
-        self._republish(message, headers, self.topology.dead_letter)
+        self._hand_on(message, headers, self.topology.dead_letter)
         self.stats["parked"] += 1
         message.ack()
 
