@@ -15,7 +15,8 @@ from typing import Any, Callable
 
 from kombu import Connection, Consumer
 from marshmallow import Schema, ValidationError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
 from shared import inbox
 from shared.broker import (
@@ -148,6 +149,10 @@ class HandOnFailed(Exception):
     """A retry or park could not be confirmed; the delivery stays unacknowledged."""
 
 
+class DatabaseUnavailable(Exception):
+    """The service's database did not answer: the message is not at fault and is not retried."""
+
+
 class EventConsumer:
     """Consumes a service's queue until stopped; reconnects on its own after broker trouble.
 
@@ -172,6 +177,10 @@ class EventConsumer:
                 with connect(self.settings) as connection:
                     self._consume(connection, stop)
                     backoff = 0.5
+            except DatabaseUnavailable as error:
+                log.warning("database unavailable (%s); pausing consumption until it answers", error)
+                self._wait_for_database(stop)
+                continue
             except (*CONNECTION_ERRORS, BrokerUnavailable, HandOnFailed) as error:
                 log.warning("broker connection lost: %s; reconnecting in %.1fs", error, backoff)
             except Exception:
@@ -205,6 +214,22 @@ class EventConsumer:
                     connection.heartbeat_check()
                     self._publisher.keepalive()
 
+    def _database_answers(self) -> bool:
+        try:
+            with self.service.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            return True
+        except DBAPIError:
+            return False
+
+    def _wait_for_database(self, stop: threading.Event) -> None:
+        """Closing the connection returned the unacked deliveries; take them again once the
+        database answers, rather than spending their retries on an outage."""
+        delay = 0.5
+        while not stop.is_set() and not self._database_answers():
+            stop.wait(delay)
+            delay = min(delay * 2, 5.0)
+
     def _on_message(self, message) -> None:
         headers = dict(message.headers or {})
         try:
@@ -212,18 +237,24 @@ class EventConsumer:
         except PoisonMessage as error:
             log.error("parking a message that can never be processed: %s", error)
             self._park(message, headers, str(error), _attempts(headers) + 1)
-        except Exception as error:  # any handler failure: retry with back-off, then park
-            attempts = _attempts(headers) + 1
-            if attempts >= self.max_attempts:
-                log.exception("handler failed %d times; parking the message", attempts)
-                self._park(message, headers, f"{type(error).__name__}: {error}", attempts)
-            else:
-                log.warning("handler failed (attempt %d): %s; retrying", attempts, error)
-                self._retry(message, headers, attempts)
+        except Exception as error:
+            if isinstance(error, (OperationalError, InterfaceError)) and not self._database_answers():
+                raise DatabaseUnavailable(str(error).splitlines()[0]) from error
+            self._failed(message, headers, error)
         else:
             self.stats["handled"] += outcome.handled
             self.stats["duplicates"] += outcome.duplicates
             message.ack()
+
+    def _failed(self, message, headers: dict, error: Exception) -> None:
+        """A handler failed: retry with back-off, then park."""
+        attempts = _attempts(headers) + 1
+        if attempts >= self.max_attempts:
+            log.error("handler failed %d times; parking the message", attempts, exc_info=error)
+            self._park(message, headers, f"{type(error).__name__}: {error}", attempts)
+        else:
+            log.warning("handler failed (attempt %d): %s; retrying", attempts, error)
+            self._retry(message, headers, attempts)
 
     def _hand_on(self, message, headers: dict, queue: str) -> None:
         body = message.body.encode("utf-8") if isinstance(message.body, str) else message.body
