@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-from shared.clock import now as utcnow
+from shared.clock import now as utcnow  # noqa: F401  (column defaults elsewhere import it from here)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",

@@ -10,8 +10,9 @@ from flask import Request, Response
 from sqlalchemy import Integer, String, Text
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
+from shared.clock import now as utcnow
 from shared.crypto import EncryptedJSON
-from shared.db import UTCDateTime, utcnow
+from shared.db import UTCDateTime
 
 _KEPT_HEADERS = ("Content-Type", "Location")
 

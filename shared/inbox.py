@@ -10,7 +10,8 @@ from datetime import datetime
 from sqlalchemy import String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from shared.db import Id, UTCDateTime, utcnow
+from shared.clock import now as utcnow
+from shared.db import Id, UTCDateTime
 
 
 class InboxMixin:

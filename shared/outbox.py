@@ -12,7 +12,8 @@ from datetime import datetime
 from sqlalchemy import Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
-from shared.db import Id, UTCDateTime, utcnow
+from shared.clock import now as utcnow
+from shared.db import Id, UTCDateTime
 from shared.events import AmqpMessage, Event, to_amqp
 
 PENDING = "pending"

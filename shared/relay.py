@@ -17,7 +17,7 @@ from datetime import timedelta
 from sqlalchemy import or_, select, update
 
 from shared.broker import BrokerUnavailable
-from shared.db import utcnow
+from shared.clock import now as utcnow
 from shared.outbox import PENDING, PUBLISHED, UNROUTED
 from shared.service import Service
 

@@ -27,9 +27,9 @@ from werkzeug.exceptions import HTTPException
 
 from shared import auth
 from shared.broker import broker_reachable
+from shared.errors import Forbidden, NotFound
 from shared.events import correlation_id
 from shared.idempotency import fingerprint_of, stored_response
-from shared.errors import Forbidden, NotFound
 from shared.problems import Problem, forbidden, from_status, not_found
 from shared.service import Service, UnitOfWork
 

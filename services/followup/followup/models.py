@@ -11,8 +11,10 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from shared.audit import AuditMixin
+from shared.clock import now as utcnow
 from shared.crypto import EncryptedJSON
-from shared.db import Id, UTCDateTime, declarative_base, new_id, utcnow
+from shared.db import Id, UTCDateTime, declarative_base, new_id
 from shared.idempotency import IdempotencyMixin
 from shared.inbox import InboxMixin
 from shared.outbox import OutboxMixin
@@ -103,17 +105,8 @@ class ConsentWithdrawal(Base):
     withdrawn_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class AuditEntry(Base):
+class AuditEntry(AuditMixin, Base):
     """Append-only: every read or write of a client's followup answers, by whom."""
 
     __tablename__ = "audit_log"
-
-    id: Mapped[str] = mapped_column(Id, primary_key=True, default=new_id)
-    org_id: Mapped[str] = mapped_column(String(64))
-    location_id: Mapped[str] = mapped_column(String(64))
-    actor: Mapped[str] = mapped_column(String(64))
-    actor_role: Mapped[str] = mapped_column(String(16))
-    action: Mapped[str] = mapped_column(String(64))
     client_id: Mapped[str] = mapped_column(ExternalId, index=True)
-    record_id: Mapped[str] = mapped_column(Id)
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -229,13 +229,8 @@ def _last_withdrawal(session: Session, org_id: str, client_id: str) -> datetime 
 
 def _audit(uow: UnitOfWork, who: Principal, action: str, response: Response) -> None:
     uow.session.add(
-        AuditEntry(
-            org_id=response.org_id,
-            location_id=response.location_id,
-            actor=who.sub,
-            actor_role=who.role,
-            action=action,
-            client_id=response.client_id,
-            record_id=response.id,
-        )
+        AuditEntry.entry(
+            who, action, org_id=response.org_id, location_id=response.location_id,
+            client_id=response.client_id, record_id=response.id,
+        )  # fmt: skip
     )

@@ -183,13 +183,8 @@ def withdraw_consent(uow: UnitOfWork, who: Principal, consent_id: str, reason: s
 
 def _audit(uow: UnitOfWork, who: Principal, action: str, client: Client, record_id: str) -> None:
     uow.session.add(
-        AuditEntry(
-            org_id=client.org_id,
-            location_id=client.location_id,
-            actor=who.sub,
-            actor_role=who.role,
-            action=action,
-            client_id=client.id,
-            record_id=record_id,
-        )
+        AuditEntry.entry(
+            who, action, org_id=client.org_id, location_id=client.location_id,
+            client_id=client.id, record_id=record_id,
+        )  # fmt: skip
     )

@@ -8,8 +8,9 @@ from sqlalchemy import JSON, Boolean, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from notify.domain import PENDING
+from shared.clock import now as utcnow
 from shared.crypto import EncryptedJSON
-from shared.db import Id, UTCDateTime, declarative_base, new_id, utcnow
+from shared.db import Id, UTCDateTime, declarative_base, new_id
 from shared.idempotency import IdempotencyMixin
 from shared.inbox import InboxMixin
 from shared.outbox import OutboxMixin

@@ -10,6 +10,7 @@ therefore either sees the consent withdrawn or is seen (and cancelled) by the wi
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
+
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
@@ -383,12 +384,6 @@ def _audit(uow: UnitOfWork, who: Principal, action: str, found: TreatmentSession
 def _audit_entry(
     who: Principal, action: str, org_id: str, location_id: str, client_id: str, record_id: str
 ) -> AuditEntry:
-    return AuditEntry(
-        org_id=org_id,
-        location_id=location_id,
-        actor=who.sub,
-        actor_role=who.role,
-        action=action,
-        client_id=client_id,
-        record_id=record_id,
+    return AuditEntry.entry(
+        who, action, org_id=org_id, location_id=location_id, client_id=client_id, record_id=record_id
     )
