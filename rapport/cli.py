@@ -81,6 +81,8 @@ def serve(name: str, role: str, bind: str, workers: int | None, run_migrations: 
     from rapport import services as host
     from shared.runner import run_consumer, run_forever, run_relay
 
+    os.environ["RAPPORT_PROCESS"] = f"{name}-{role}"
+    configure_logging()
     if run_migrations:
         service = host.build(name)
         service.migrate()
@@ -92,10 +94,8 @@ def serve(name: str, role: str, bind: str, workers: int | None, run_migrations: 
             sys.executable,
             [
                 sys.executable, "-m", "gunicorn",
-                "--bind", bind, "--workers", str(workers),
-                "--worker-class", "gthread", "--threads", threads,
-                "--graceful-timeout", "10", "--timeout", "30",
-                "--access-logfile", "-", "--error-logfile", "-",
+                "--config", "python:rapport.gunicorn_conf",
+                "--bind", bind, "--workers", str(workers), "--threads", threads,
                 f"{name}.app:create_app()",
             ],
         )  # fmt: skip

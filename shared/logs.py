@@ -17,7 +17,16 @@ def _add_correlation_id(_logger, _name, event_dict: dict) -> dict:
     return event_dict
 
 
+def _add_process_name(_logger, _name, event_dict: dict) -> dict:
+    process = os.environ.get("RAPPORT_PROCESS")
+    if process:
+        event_dict.setdefault("process", process)
+    return event_dict
+
+
 def configure_logging() -> None:
+    """Root logging for a Rapport process; ``RAPPORT_PROCESS`` (e.g. ``sessions-consumer``),
+    set by ``rapport serve``, names the process on every line."""
     level = os.environ.get("RAPPORT_LOG_LEVEL", "INFO").upper()
     as_json = os.environ.get("RAPPORT_LOG_FORMAT", "text") == "json"
     renderer = (
@@ -31,6 +40,7 @@ def configure_logging() -> None:
             structlog.stdlib.add_log_level,
             structlog.stdlib.add_logger_name,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _add_process_name,
             _add_correlation_id,
             structlog.stdlib.ExtraAdder(),
         ],

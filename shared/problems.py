@@ -20,6 +20,7 @@ class Problem(Exception):
         detail: str | None = None,
         errors: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        extensions: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(detail or title)
         self.status = status
@@ -28,6 +29,7 @@ class Problem(Exception):
         self.detail = detail or title
         self.errors = errors
         self.headers = headers or {}
+        self.extensions = extensions or {}
 
     def to_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -38,7 +40,7 @@ class Problem(Exception):
         }
         if self.errors is not None:
             body["errors"] = self.errors
-        return body
+        return {**self.extensions, **body}
 
     def response(self) -> Response:
         response = Response(json.dumps(self.to_dict()), status=self.status, mimetype=PROBLEM_JSON)
@@ -55,8 +57,9 @@ def forbidden(detail: str = "Your role may not do this.") -> Problem:
     return Problem(403, "forbidden", "Forbidden", detail)
 
 
-def conflict(slug: str, detail: str) -> Problem:
-    return Problem(409, slug, slug.replace("-", " ").capitalize(), detail)
+def conflict(slug: str, detail: str, **extensions: Any) -> Problem:
+    """A 409; RFC 9457 extension members (e.g. ``holds``) let clients act without parsing text."""
+    return Problem(409, slug, slug.replace("-", " ").capitalize(), detail, extensions=extensions)
 
 
 def validation(errors: dict[str, Any], detail: str = "The request is not valid.") -> Problem:

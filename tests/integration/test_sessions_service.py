@@ -361,6 +361,7 @@ def test_uncleared_holds_block_booking_until_cleared_for_the_latest_form(http, s
     held = book(http, sessions, client_id, therapist["id"])
     assert held.status_code == 409 and problem_type(held) == "contraindication-hold"
     assert "dvt_risk" in held.json["detail"] and "acute_illness" in held.json["detail"]
+    assert held.json["holds"] == ["dvt_risk", "acute_illness"]
 
     clear = f"/sessions/clients/{client_id}/clearances"
     by_therapist = as_therapist(sessions, therapist)
@@ -369,6 +370,7 @@ def test_uncleared_holds_block_booking_until_cleared_for_the_latest_form(http, s
     still = book(http, sessions, client_id, therapist["id"])
     assert problem_type(still) == "contraindication-hold"
     assert "acute_illness" in still.json["detail"] and "dvt_risk" not in still.json["detail"]
+    assert still.json["holds"] == ["acute_illness"]
     http.post(clear, json={"contraindication": "acute_illness", "note": "recovered"}, headers=by_therapist)
     booked(http, sessions, client_id, therapist["id"])
 

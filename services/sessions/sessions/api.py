@@ -43,7 +43,7 @@ PROBLEMS = {
     domain.RequesterMismatch: lambda e: validation({"requested_by": [str(e)]}),
     domain.TherapistUnqualified: lambda e: conflict("therapist-unqualified", str(e)),
     domain.ConsentRequired: lambda e: conflict("consent-required", str(e)),
-    domain.ContraindicationHold: lambda e: conflict("contraindication-hold", str(e)),
+    domain.ContraindicationHold: lambda e: conflict("contraindication-hold", str(e), holds=e.codes),
     domain.TherapistUnavailable: lambda e: conflict("therapist-unavailable", str(e)),
     domain.InvalidTransition: lambda e: conflict("invalid-transition", str(e)),
     domain.NotInProgress: lambda e: conflict("not-in-progress", str(e)),
