@@ -99,7 +99,8 @@ def principal() -> auth.Principal:
 
 
 def allow(*roles: str):
-    """Only these roles may call the view; checked before the body is parsed."""
+    """Only these roles may call the view; checked before the body is parsed, and published in
+    the OpenAPI document as the operation's ``x-roles``."""
 
     def decorate(view):
         @functools.wraps(view)
@@ -109,6 +110,9 @@ def allow(*roles: str):
                 raise forbidden(f"The {who.role} role may not do this.")
             return view(*args, **kwargs)
 
+        apidoc = dict(getattr(view, "_apidoc", {}))
+        apidoc["manual_doc"] = {**apidoc.get("manual_doc", {}), "x-roles": list(roles)}
+        checked._apidoc = apidoc
         return checked
 
     return decorate

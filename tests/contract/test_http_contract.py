@@ -72,3 +72,13 @@ def test_every_contract_endpoint_demands_a_token_and_answers_problem_json(specs,
         assert response.status_code == 401, f"{method.upper()} {path}"
         assert response.mimetype == "application/problem+json"
         assert response.get_json()["type"] == "urn:rapport:problem:unauthorized"
+
+
+def test_every_operation_names_its_roles_and_docs_api_md_shows_them():
+    from pathlib import Path
+
+    from rapport.apidoc import operations, role_table
+
+    assert [op for op in operations() if not op[2]] == []
+    documented = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
+    assert role_table() in documented, "docs/api.md is stale: regenerate with python -m rapport.apidoc"
