@@ -12,6 +12,8 @@ help:
 	@echo "make test   the whole test suite (unit, integration on PostgreSQL + RabbitMQ, end-to-end)"
 	@echo "make up     local distributed mode: gunicorn + consumers + relays per service, PostgreSQL, RabbitMQ, nginx on :8080"
 	@echo "make down   stop the local distributed mode"
+	@echo "make chaos  fault-injection suite (full profile), writes docs/reliability.md"
+	@echo "make bench  benchmarks against same-run baselines, writes docs/performance.md"
 
 # Reinstalled whenever pyproject.toml or the lock file changes.
 $(STAMP): pyproject.toml requirements.lock
@@ -38,6 +40,12 @@ status: install
 test: install
 	scripts/ensure-nginx
 	$(BIN)/pytest
+
+# Fault-injection suite with the full profile; writes docs/reliability.md (bounded to 10 minutes).
+chaos: install
+	rm -rf var/chaos
+	RAPPORT_CHAOS_PROFILE=full RAPPORT_CHAOS_RESULTS=var/chaos timeout 600 $(BIN)/pytest tests/reliability -q
+	RAPPORT_CHAOS_RESULTS=var/chaos $(BIN)/python -m tests.reliability.report docs/reliability.md
 
 test-fast: install
 	$(BIN)/pytest services tests/integration
