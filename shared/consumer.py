@@ -35,6 +35,7 @@ from shared.events import (
     correlation_id,
     from_amqp,
 )
+from shared.failpoints import crash_point
 from shared.service import Service, UnitOfWork
 
 log = logging.getLogger("rapport.consumer")
@@ -244,6 +245,7 @@ class EventConsumer:
         else:
             self.stats["handled"] += outcome.handled
             self.stats["duplicates"] += outcome.duplicates
+            crash_point("consumer.after_commit")
             message.ack()
 
     def _failed(self, message, headers: dict, error: Exception) -> None:

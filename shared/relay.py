@@ -17,6 +17,7 @@ from datetime import timedelta
 from sqlalchemy import or_, select, update
 
 from shared.broker import BrokerUnavailable
+from shared.failpoints import crash_point
 from shared.clock import now as utcnow
 from shared.outbox import PENDING, PUBLISHED, UNROUTED
 from shared.service import Service
@@ -63,11 +64,13 @@ class OutboxRelay:
         rows = self.claim()
         if not rows:
             return 0
+        crash_point("relay.before_publish")
         try:
             outcome = self.publisher.publish([row.to_message() for row in rows])
         except BrokerUnavailable as error:
             self._release([row.id for row in rows], str(error), backoff=False)
             raise
+        crash_point("relay.after_publish")
         self._mark(outcome.confirmed, PUBLISHED)
         if outcome.unrouted:
             log.warning(

@@ -1,0 +1,185 @@
+"""Crashes at every point of the outbox and the inbox, injected for real.
+
+sessions' relay and followup's consumer run as `rapport serve` subprocesses on the test's own
+PostgreSQL databases and vhost. A failpoint (``shared.failpoints``) makes the process exit at
+once (``os._exit(137)``, as a SIGKILL would) right after the outbox claim, right after the
+broker confirmed a batch, or right after a handler committed its effect and inbox row. Then a
+fresh process takes over. Every session must end with exactly one followup, one inbox row and
+one ``followup.scheduled`` event: nothing lost, nothing done twice.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+
+import pytest
+from sqlalchemy import select
+
+from followup.models import Followup
+from followup.models import Inbox as FollowupInbox
+from followup.models import Outbox as FollowupOutbox
+from rapport.services import declare_all
+from sessions.models import Outbox as SessionsOutbox
+from shared.failpoints import EXIT_CODE
+from shared.outbox import PENDING, PUBLISHED
+from tests.reliability.harness import (
+    Broker,
+    RapportProcess,
+    count,
+    eventually,
+    per_key,
+    session_completed,
+)
+
+LEASE = 2.0  # RAPPORT_OUTBOX_LEASE for these tests; the sweeper must honour it, and not much more
+SWEEP_SLACK = 2.5  # relay start-up on a busy 2-core machine plus its poll interval
+BATCH = 5
+
+
+@pytest.fixture
+def pipeline(build_service, make_database, amqp_url, tmp_path):
+    """sessions (producer) and followup (consumer), each on its own database, one vhost."""
+    sessions = build_service("sessions", database_url=make_database(), broker_url=amqp_url, outbox_lease=LEASE)
+    followup = build_service("followup", database_url=make_database(), broker_url=amqp_url)
+    declare_all({"followup": followup})
+    broker = Broker(followup)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    yield sessions, followup, broker, logs
+    broker.close()
+
+
+def _completed_in_outbox(sessions, n: int) -> list[str]:
+    """Commit ``n`` session.completed events through sessions' outbox, as a request would."""
+    with sessions.unit_of_work() as uow:
+        events = [session_completed() for _ in range(n)]
+        for event in events:
+            uow.emit(
+                event.routing_key, subject=event.subject, org_id=event.org_id,
+                location_id=event.location_id, data=event.data,
+            )  # fmt: skip
+    return [e.data["session_id"] for e in events]
+
+
+def _assert_exactly_once(followup, session_ids: list[str]) -> dict:
+    """Each session: one followup, one inbox row, one ``followup.scheduled`` event."""
+    followups = per_key(followup, Followup.session_id)
+    scheduled = Counter(_subjects(followup, FollowupOutbox, "followup.scheduled.v1"))
+    lost = [s for s in session_ids if followups.get(s, 0) == 0]
+    duplicates = sum(n - 1 for n in followups.values()) + sum(n - 1 for n in scheduled.values())
+    inbox_rows = count(followup, FollowupInbox, FollowupInbox.handler == "schedule_followup")
+    assert lost == [], f"{len(lost)} sessions lost their followup"
+    assert duplicates == 0, f"{duplicates} side effects happened twice"
+    assert inbox_rows == len(session_ids) == sum(scheduled.values())
+    return {"lost": len(lost), "duplicate_side_effects": duplicates}
+
+
+def _subjects(service, outbox, routing_key: str) -> list[str]:
+    with service.sessions() as session:
+        headers = session.execute(select(outbox.headers).where(outbox.routing_key == routing_key)).scalars()
+        return [json.loads(h)["ce-subject"] for h in headers]
+
+
+@pytest.mark.parametrize("point", ["relay.before_publish", "relay.after_publish"])
+def test_a_relay_killed_around_its_publish_loses_nothing_and_the_sweeper_republishes_within_the_lease(
+    pipeline, profile, record_fault, point
+):
+    sessions, followup, broker, logs = pipeline
+    repetitions = profile.pick(3, 15)
+    tap = broker.tap("session.completed.v1")
+    everything: list[str] = []
+    sweeps: list[float] = []
+    early: list[float] = []
+    copies_seen: list[int] = []
+    with RapportProcess(followup, "consumer", logs) as consumer:
+        for _ in range(repetitions):
+            batch = _completed_in_outbox(sessions, BATCH)
+            everything += batch
+            crashing = RapportProcess(sessions, "relay", logs, RAPPORT_FAILPOINT=point)
+            code = crashing.wait_exit(timeout=30)
+            assert code == EXIT_CODE, f"the relay did not crash at {point}:\n{crashing.tail()}"
+            crashing.stop()
+            crashed_at = time.time()
+            with sessions.sessions() as session:
+                stuck = session.execute(select(SessionsOutbox).where(SessionsOutbox.status == PENDING)).scalars().all()
+            assert len(stuck) == BATCH and all(r.claimed_until is not None for r in stuck), "rows left in flight"
+            lease_ends = max(r.claimed_until for r in stuck).timestamp()
+
+            with RapportProcess(sessions, "relay", logs) as survivor:
+                eventually(
+                    lambda: count(sessions, SessionsOutbox, SessionsOutbox.status == PUBLISHED) == len(everything),
+                    LEASE + SWEEP_SLACK + 10, f"the sweeper to republish after {point}",
+                )
+                with sessions.sessions() as session:
+                    published = session.execute(
+                        select(SessionsOutbox.published_at).where(SessionsOutbox.routing_key == "session.completed.v1")
+                        .order_by(SessionsOutbox.published_at.desc()).limit(BATCH)
+                    ).scalars().all()  # fmt: skip
+                republished_at = max(p.timestamp() for p in published)
+                sweeps.append(republished_at - crashed_at)
+                early.append(min(p.timestamp() for p in published) - lease_ends)
+                assert survivor.process.poll() is None, survivor.tail()
+            copies = Counter(m.properties.get("message_id") for m in broker.drain(tap))
+            assert set(copies) == set(_outbox_ids(sessions, batch)), "every event reached the broker"
+            copies_seen.append(min(copies.values()))
+        eventually(lambda: count(followup, Followup) >= len(everything), 30, "followup to handle every event")
+        time.sleep(0.5)  # let any last duplicate arrive before counting
+        assert consumer.process.poll() is None, consumer.tail()
+
+    figures = _assert_exactly_once(followup, everything)
+    assert min(early) >= -0.05, f"rows were republished before their lease ran out: {early}"
+    assert max(sweeps) <= LEASE + SWEEP_SLACK, f"sweeper too slow: {sweeps} (lease {LEASE}s)"
+    expected_copies = 2 if point == "relay.after_publish" else 1
+    assert min(copies_seen) == expected_copies, "the crash happened where the failpoint says"
+    record_fault(
+        f"crash-{point.replace('.', '-')}",
+        fault=f"relay process killed at `{point}`",
+        injected="`RAPPORT_FAILPOINT` → `os._exit(137)` in `rapport serve sessions relay`; a fresh relay takes over",
+        times=repetitions,
+        events=len(everything),
+        copies_published_per_event=expected_copies,
+        lease_s=LEASE,
+        sweep_after_crash_max_s=round(max(sweeps), 2),
+        sweep_after_lease_expiry_max_s=round(max(sweeps) - LEASE, 2),
+        **figures,
+    )
+
+
+def _outbox_ids(sessions, session_ids: list[str]) -> set[str]:
+    with sessions.sessions() as session:
+        rows = session.execute(select(SessionsOutbox.id, SessionsOutbox.headers)).all()
+    wanted = set(session_ids)
+    return {id_ for id_, headers in rows if json.loads(headers).get("ce-subject") in wanted}
+
+
+def test_a_consumer_killed_after_commit_before_ack_changes_nothing_twice(pipeline, profile, record_fault):
+    sessions, followup, broker, logs = pipeline
+    repetitions = profile.pick(4, 20)
+    everything: list[str] = []
+    with RapportProcess(followup, "consumer", logs) as survivor:
+        eventually(lambda: broker.queue("rapport.followup")[1] == 1, 20, "the surviving consumer")
+        for _ in range(repetitions):
+            crashing = RapportProcess(followup, "consumer", logs, RAPPORT_FAILPOINT="consumer.after_commit")
+            eventually(lambda: broker.queue("rapport.followup")[1] == 2, 20, "the crashing consumer to subscribe")
+            events = [session_completed() for _ in range(BATCH * 2)]
+            for event in events:
+                broker.publish_event(event)
+            everything += [e.data["session_id"] for e in events]
+            assert crashing.wait_exit(timeout=30) == EXIT_CODE, crashing.tail()
+            crashing.stop()
+            eventually(lambda: count(followup, Followup) == len(everything), 30, "the survivor to take over")
+            assert survivor.process.poll() is None, survivor.tail()
+        eventually(lambda: broker.queue("rapport.followup") == (0, 1), 20, "the queue to drain")
+        time.sleep(0.3)
+
+    figures = _assert_exactly_once(followup, everything)
+    record_fault(
+        "crash-consumer-after-commit",
+        fault="consumer process killed at `consumer.after_commit` (effect and inbox row committed, not acked)",
+        injected="`RAPPORT_FAILPOINT` → `os._exit(137)` in one of two competing `rapport serve followup consumer`",
+        times=repetitions,
+        events=len(everything),
+        **figures,
+    )
