@@ -31,6 +31,10 @@ class OutboxRelay:
         self.publisher = publisher
         self.relay_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.outbox = service.outbox_model
+        log.info(
+            "relay %s publishing the %s outbox (rows left in flight are retaken after %.1fs)",
+            self.relay_id, service.name, service.settings.outbox_lease,
+        )  # fmt: skip
 
     def claim(self) -> list:
         settings = self.service.settings

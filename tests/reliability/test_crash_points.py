@@ -33,8 +33,8 @@ from tests.reliability.harness import (
     session_completed,
 )
 
-LEASE = 2.0  # RAPPORT_OUTBOX_LEASE for these tests; the sweeper must honour it, and not much more
-SWEEP_SLACK = 2.5  # relay start-up on a busy 2-core machine plus its poll interval
+LEASE = 1.5  # RAPPORT_OUTBOX_LEASE for these tests: rows are retaken once it runs out, not before
+SWEEP_BOUND = 1.0  # from the lease running out (or the new relay starting, if later) to republished
 BATCH = 5
 
 
@@ -91,6 +91,7 @@ def test_a_relay_killed_around_its_publish_loses_nothing_and_the_sweeper_republi
     tap = broker.tap("session.completed.v1")
     everything: list[str] = []
     sweeps: list[float] = []
+    crash_to_publish: list[float] = []
     early: list[float] = []
     copies_seen: list[int] = []
     with RapportProcess(followup, "consumer", logs) as consumer:
@@ -108,9 +109,11 @@ def test_a_relay_killed_around_its_publish_loses_nothing_and_the_sweeper_republi
             lease_ends = max(r.claimed_until for r in stuck).timestamp()
 
             with RapportProcess(sessions, "relay", logs) as survivor:
+                eventually(lambda: "publishing the sessions outbox" in survivor.tail(), 20, "the relay to start")
+                ready_at = time.time()
                 eventually(
                     lambda: count(sessions, SessionsOutbox, SessionsOutbox.status == PUBLISHED) == len(everything),
-                    LEASE + SWEEP_SLACK + 10, f"the sweeper to republish after {point}",
+                    LEASE + 20, f"the sweeper to republish after {point}",
                 )
                 with sessions.sessions() as session:
                     published = session.execute(
@@ -118,7 +121,8 @@ def test_a_relay_killed_around_its_publish_loses_nothing_and_the_sweeper_republi
                         .order_by(SessionsOutbox.published_at.desc()).limit(BATCH)
                     ).scalars().all()  # fmt: skip
                 republished_at = max(p.timestamp() for p in published)
-                sweeps.append(republished_at - crashed_at)
+                sweeps.append(republished_at - max(lease_ends, ready_at))
+                crash_to_publish.append(republished_at - crashed_at)
                 early.append(min(p.timestamp() for p in published) - lease_ends)
                 assert survivor.process.poll() is None, survivor.tail()
             copies = Counter(m.properties.get("message_id") for m in broker.drain(tap))
@@ -130,7 +134,7 @@ def test_a_relay_killed_around_its_publish_loses_nothing_and_the_sweeper_republi
 
     figures = _assert_exactly_once(followup, everything)
     assert min(early) >= -0.05, f"rows were republished before their lease ran out: {early}"
-    assert max(sweeps) <= LEASE + SWEEP_SLACK, f"sweeper too slow: {sweeps} (lease {LEASE}s)"
+    assert max(sweeps) <= SWEEP_BOUND, f"rows republished too long after the lease ran out: {sweeps}"
     expected_copies = 2 if point == "relay.after_publish" else 1
     assert min(copies_seen) == expected_copies, "the crash happened where the failpoint says"
     record_fault(
@@ -141,8 +145,8 @@ def test_a_relay_killed_around_its_publish_loses_nothing_and_the_sweeper_republi
         events=len(everything),
         copies_published_per_event=expected_copies,
         lease_s=LEASE,
-        sweep_after_crash_max_s=round(max(sweeps), 2),
-        sweep_after_lease_expiry_max_s=round(max(sweeps) - LEASE, 2),
+        crash_to_republished_max_s=round(max(crash_to_publish), 2),
+        republished_after_lease_expiry_max_s=round(max(sweeps), 2),
         **figures,
     )
 
