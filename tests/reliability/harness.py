@@ -4,17 +4,22 @@ subprocesses on a test's own database and vhost, killed (or crashing at a failpo
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import time
 import uuid
+from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
 import amqp
 from sqlalchemy import func, select
 
+from followup.models import Followup
+from followup.models import Inbox as FollowupInbox
+from followup.models import Outbox as FollowupOutbox
 from shared.broker import connect
 from shared.events import Event, to_amqp
 from shared.service import Service
@@ -194,3 +199,22 @@ def eventually(predicate, timeout: float, what: str, interval: float = 0.05):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+def one_followup_each(followup, session_ids: list[str]) -> dict:
+    """Each session: one followup, one inbox row, one ``followup.scheduled`` event."""
+    followups = per_key(followup, Followup.session_id)
+    scheduled = Counter(subjects(followup, FollowupOutbox, "followup.scheduled.v1"))
+    lost = [s for s in session_ids if followups.get(s, 0) == 0]
+    duplicates = sum(n - 1 for n in followups.values()) + sum(n - 1 for n in scheduled.values())
+    inbox_rows = count(followup, FollowupInbox, FollowupInbox.handler == "schedule_followup")
+    assert lost == [], f"{len(lost)} sessions lost their followup"
+    assert duplicates == 0, f"{duplicates} side effects happened twice"
+    assert inbox_rows == len(session_ids) == sum(scheduled.values())
+    return {"lost": len(lost), "duplicate_side_effects": duplicates}
+
+
+def subjects(service, outbox, routing_key: str) -> list[str]:
+    with service.sessions() as session:
+        headers = session.execute(select(outbox.headers).where(outbox.routing_key == routing_key)).scalars()
+        return [json.loads(h)["ce-subject"] for h in headers]

@@ -18,8 +18,6 @@ import pytest
 from sqlalchemy import select
 
 from followup.models import Followup
-from followup.models import Inbox as FollowupInbox
-from followup.models import Outbox as FollowupOutbox
 from rapport.services import declare_all
 from sessions.models import Outbox as SessionsOutbox
 from shared.failpoints import EXIT_CODE
@@ -29,7 +27,7 @@ from tests.reliability.harness import (
     RapportProcess,
     count,
     eventually,
-    per_key,
+    one_followup_each,
     session_completed,
 )
 
@@ -61,25 +59,6 @@ def _completed_in_outbox(sessions, n: int) -> list[str]:
                 location_id=event.location_id, data=event.data,
             )  # fmt: skip
     return [e.data["session_id"] for e in events]
-
-
-def _assert_exactly_once(followup, session_ids: list[str]) -> dict:
-    """Each session: one followup, one inbox row, one ``followup.scheduled`` event."""
-    followups = per_key(followup, Followup.session_id)
-    scheduled = Counter(_subjects(followup, FollowupOutbox, "followup.scheduled.v1"))
-    lost = [s for s in session_ids if followups.get(s, 0) == 0]
-    duplicates = sum(n - 1 for n in followups.values()) + sum(n - 1 for n in scheduled.values())
-    inbox_rows = count(followup, FollowupInbox, FollowupInbox.handler == "schedule_followup")
-    assert lost == [], f"{len(lost)} sessions lost their followup"
-    assert duplicates == 0, f"{duplicates} side effects happened twice"
-    assert inbox_rows == len(session_ids) == sum(scheduled.values())
-    return {"lost": len(lost), "duplicate_side_effects": duplicates}
-
-
-def _subjects(service, outbox, routing_key: str) -> list[str]:
-    with service.sessions() as session:
-        headers = session.execute(select(outbox.headers).where(outbox.routing_key == routing_key)).scalars()
-        return [json.loads(h)["ce-subject"] for h in headers]
 
 
 @pytest.mark.parametrize("point", ["relay.before_publish", "relay.after_publish"])
@@ -132,7 +111,7 @@ def test_a_relay_killed_around_its_publish_loses_nothing_and_the_sweeper_republi
         time.sleep(0.5)  # let any last duplicate arrive before counting
         assert consumer.process.poll() is None, consumer.tail()
 
-    figures = _assert_exactly_once(followup, everything)
+    figures = one_followup_each(followup, everything)
     assert min(early) >= -0.05, f"rows were republished before their lease ran out: {early}"
     assert max(sweeps) <= SWEEP_BOUND, f"rows republished too long after the lease ran out: {sweeps}"
     expected_copies = 2 if point == "relay.after_publish" else 1
@@ -178,7 +157,7 @@ def test_a_consumer_killed_after_commit_before_ack_changes_nothing_twice(pipelin
         eventually(lambda: broker.queue("rapport.followup") == (0, 1), 20, "the queue to drain")
         time.sleep(0.3)
 
-    figures = _assert_exactly_once(followup, everything)
+    figures = one_followup_each(followup, everything)
     record_fault(
         "crash-consumer-after-commit",
         fault="consumer process killed at `consumer.after_commit` (effect and inbox row committed, not acked)",
