@@ -52,12 +52,12 @@ def environment(service: Service, **extra: str) -> dict[str, str]:
 class RapportProcess:
     """One `rapport serve <service> <role>` subprocess, its output kept in a log file."""
 
-    def __init__(self, service: Service, role: str, log_dir: Path, **env: str) -> None:
+    def __init__(self, service: Service, role: str, log_dir: Path, *args: str, **env: str) -> None:
         self.name = f"{service.name}-{role}-{uuid.uuid4().hex[:6]}"
         self.log_path = log_dir / f"{self.name}.log"
         self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
-            [RAPPORT, "serve", service.name, role],
+            [RAPPORT, "serve", service.name, role, *args],
             env=environment(service, **env),
             stdout=self._log,
             stderr=subprocess.STDOUT,
