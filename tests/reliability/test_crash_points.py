@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 
 import pytest
 from sqlalchemy import select
@@ -31,7 +32,7 @@ from tests.reliability.harness import (
     session_completed,
 )
 
-LEASE = 1.5  # RAPPORT_OUTBOX_LEASE for these tests: rows are retaken once it runs out, not before
+LEASE = 1.0  # RAPPORT_OUTBOX_LEASE for these tests: rows are retaken once it runs out, not before
 SWEEP_BOUND = 1.0  # from the lease running out (or the new relay starting, if later) to republished
 BATCH = 5
 
@@ -61,20 +62,29 @@ def _completed_in_outbox(sessions, n: int) -> list[str]:
     return [e.data["session_id"] for e in events]
 
 
-@pytest.mark.parametrize("point", ["relay.before_publish", "relay.after_publish"])
+RELAY_POINTS = ("relay.before_publish", "relay.after_publish")
+
+
+@dataclass
+class RelayCrashes:
+    """What the crashes at one relay failpoint showed."""
+
+    sweeps: list[float] = field(default_factory=list)  # lease expiry (or new relay up) -> republished
+    crash_to_publish: list[float] = field(default_factory=list)
+    early: list[float] = field(default_factory=list)  # republished minus lease expiry; never < 0
+    copies: list[int] = field(default_factory=list)  # copies of each event the broker routed
+
+
 def test_a_relay_killed_around_its_publish_loses_nothing_and_the_sweeper_republishes_within_the_lease(
-    pipeline, profile, record_fault, point
+    pipeline, profile, record_fault
 ):
     sessions, followup, broker, logs = pipeline
-    repetitions = profile.pick(3, 15)
+    repetitions = profile.pick(3, 12)
     tap = broker.tap("session.completed.v1")
     everything: list[str] = []
-    sweeps: list[float] = []
-    crash_to_publish: list[float] = []
-    early: list[float] = []
-    copies_seen: list[int] = []
+    seen = {point: RelayCrashes() for point in RELAY_POINTS}
     with RapportProcess(followup, "consumer", logs) as consumer:
-        for _ in range(repetitions):
+        for point in RELAY_POINTS * repetitions:
             batch = _completed_in_outbox(sessions, BATCH)
             everything += batch
             crashing = RapportProcess(sessions, "relay", logs, RAPPORT_FAILPOINT=point)
@@ -100,34 +110,35 @@ def test_a_relay_killed_around_its_publish_loses_nothing_and_the_sweeper_republi
                         .order_by(SessionsOutbox.published_at.desc()).limit(BATCH)
                     ).scalars().all()  # fmt: skip
                 republished_at = max(p.timestamp() for p in published)
-                sweeps.append(republished_at - max(lease_ends, ready_at))
-                crash_to_publish.append(republished_at - crashed_at)
-                early.append(min(p.timestamp() for p in published) - lease_ends)
+                seen[point].sweeps.append(republished_at - max(lease_ends, ready_at))
+                seen[point].crash_to_publish.append(republished_at - crashed_at)
+                seen[point].early.append(min(p.timestamp() for p in published) - lease_ends)
                 assert survivor.process.poll() is None, survivor.tail()
             copies = Counter(m.properties.get("message_id") for m in broker.drain(tap))
             assert set(copies) == set(_outbox_ids(sessions, batch)), "every event reached the broker"
-            copies_seen.append(min(copies.values()))
+            seen[point].copies += copies.values()
         eventually(lambda: count(followup, Followup) >= len(everything), 30, "followup to handle every event")
         time.sleep(0.5)  # let any last duplicate arrive before counting
         assert consumer.process.poll() is None, consumer.tail()
 
     figures = one_followup_each(followup, everything)
-    assert min(early) >= -0.05, f"rows were republished before their lease ran out: {early}"
-    assert max(sweeps) <= SWEEP_BOUND, f"rows republished too long after the lease ran out: {sweeps}"
-    expected_copies = 2 if point == "relay.after_publish" else 1
-    assert min(copies_seen) == expected_copies, "the crash happened where the failpoint says"
-    record_fault(
-        f"crash-{point.replace('.', '-')}",
-        fault=f"relay process killed at `{point}`",
-        injected="`RAPPORT_FAILPOINT` → `os._exit(137)` in `rapport serve sessions relay`; a fresh relay takes over",
-        times=repetitions,
-        events=len(everything),
-        copies_published_per_event=expected_copies,
-        lease_s=LEASE,
-        crash_to_republished_max_s=round(max(crash_to_publish), 2),
-        republished_after_lease_expiry_max_s=round(max(sweeps), 2),
-        **figures,
-    )
+    for point, crashes in seen.items():
+        assert min(crashes.early) >= -0.05, f"{point}: republished before the lease ran out: {crashes.early}"
+        assert max(crashes.sweeps) <= SWEEP_BOUND, f"{point}: republished too late after the lease: {crashes.sweeps}"
+        expected_copies = 2 if point == "relay.after_publish" else 1
+        assert set(crashes.copies) == {expected_copies}, f"{point}: the crash did not happen where it says"
+        record_fault(
+            f"crash-{point.replace('.', '-').replace('_', '-')}",
+            fault=f"relay process killed at `{point}`",
+            injected="`RAPPORT_FAILPOINT` → `os._exit(137)` in `rapport serve sessions relay`; a fresh relay takes over",
+            times=repetitions,
+            events=repetitions * BATCH,
+            copies_published_per_event=expected_copies,
+            lease_s=LEASE,
+            crash_to_republished_max_s=round(max(crashes.crash_to_publish), 2),
+            republished_after_lease_expiry_max_s=round(max(crashes.sweeps), 2),
+            **figures,
+        )
 
 
 def _outbox_ids(sessions, session_ids: list[str]) -> set[str]:
@@ -139,7 +150,7 @@ def _outbox_ids(sessions, session_ids: list[str]) -> set[str]:
 
 def test_a_consumer_killed_after_commit_before_ack_changes_nothing_twice(pipeline, profile, record_fault):
     sessions, followup, broker, logs = pipeline
-    repetitions = profile.pick(4, 20)
+    repetitions = profile.pick(3, 20)
     everything: list[str] = []
     with RapportProcess(followup, "consumer", logs) as survivor:
         eventually(lambda: broker.queue("rapport.followup")[1] == 1, 20, "the surviving consumer")

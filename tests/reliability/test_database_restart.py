@@ -92,7 +92,7 @@ def test_requests_during_a_database_outage_get_a_quick_503_and_nothing_committed
             thread.start()
         try:
             for fault in faults:
-                time.sleep(1.0)
+                time.sleep(0.5)
                 cluster.crash() if fault == "crash" else cluster.stop_fast()
                 time.sleep(OUTAGE)
                 cluster.start()
