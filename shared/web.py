@@ -21,7 +21,8 @@ from flask import Flask, Response, current_app, g, request
 from flask_smorest import Api
 from flask_smorest import Blueprint as SmorestBlueprint
 from sqlalchemy import select, text
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
@@ -325,10 +326,14 @@ def _install_hooks(app: Flask, svc: Service) -> None:
     def _problem(problem: Problem):
         return problem.response()
 
-    @app.errorhandler(OperationalError)
     def _database_down(error):
         log.warning("database unavailable: %s", error)
         return _database_unavailable().response()
+
+    # A lost or refused connection, one the driver found closed, or no pooled connection free
+    # within the pool timeout (a database too slow to answer): the request is not at fault.
+    for unavailable in (OperationalError, InterfaceError, PoolTimeout):
+        app.register_error_handler(unavailable, _database_down)
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
