@@ -135,7 +135,7 @@ def test_a_relay_killed_around_its_publish_loses_nothing_and_the_sweeper_republi
             events=repetitions * BATCH,
             copies_published_per_event=expected_copies,
             lease_s=LEASE,
-            crash_to_republished_max_s=round(max(crashes.crash_to_publish), 2),
+            crash_to_republished_incl_relay_start_max_s=round(max(crashes.crash_to_publish), 2),
             republished_after_lease_expiry_max_s=round(max(crashes.sweeps), 2),
             **figures,
         )
