@@ -112,6 +112,7 @@ class Settings:
     relay_batch_size: int = 200
     relay_poll_interval: float = 0.2
     outbox_lease: float = 30.0
+    db_lock_timeout: float = 2.0
     job_interval: float = 1.0
     notify_max_attempts: int = 5
     extra: dict = field(default_factory=dict)
@@ -150,6 +151,7 @@ class Settings:
             relay_batch_size=int(environ.get("RAPPORT_RELAY_BATCH_SIZE", "200")),
             relay_poll_interval=float(environ.get("RAPPORT_RELAY_POLL_INTERVAL", "0.2")),
             outbox_lease=float(environ.get("RAPPORT_OUTBOX_LEASE", "30")),
+            db_lock_timeout=float(environ.get("RAPPORT_DB_LOCK_TIMEOUT", "2")),
             job_interval=float(environ.get("RAPPORT_JOB_INTERVAL", "1")),
             notify_max_attempts=int(environ.get("RAPPORT_NOTIFY_MAX_ATTEMPTS", "5")),
         )

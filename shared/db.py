@@ -87,7 +87,14 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def create_db_engine(url: str, *, pool_size: int = 5) -> Engine:
+def create_db_engine(url: str, *, pool_size: int = 5, lock_timeout: float | None = None) -> Engine:
+    """An engine that notices a restarted or vanished database instead of hanging on it.
+
+    On PostgreSQL: pooled connections are pinged before use (a restart leaves them broken),
+    connecting gives up after ``connect_timeout``, and with ``lock_timeout`` a statement waiting
+    on a lock (a table locked by a migration or a stuck transaction) fails after that many
+    seconds instead of holding the request; the web layer answers those failures 503.
+    """
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -96,13 +103,16 @@ def create_db_engine(url: str, *, pool_size: int = 5) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         _configure_sqlite(engine)
         return engine
+    connect_args: dict[str, Any] = {"connect_timeout": 5}
+    if lock_timeout:
+        connect_args["options"] = f"-c lock_timeout={int(lock_timeout * 1000)}"
     return create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
         pool_timeout=5,
-        connect_args={"connect_timeout": 5},
+        connect_args=connect_args,
     )
 
 
@@ -148,7 +158,7 @@ def run_migrations(context, target_metadata: MetaData) -> None:
     url = context.config.attributes.get("database_url") or context.config.get_main_option(
         "sqlalchemy.url"
     )
-    connectable = create_db_engine(url)
+    connectable = create_db_engine(url)  # no lock timeout: a migration may wait its turn
     with connectable.connect() as connection:
         context.configure(
             connection=connection,

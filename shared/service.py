@@ -90,7 +90,9 @@ class Service:
 
     def __post_init__(self) -> None:
         if self.engine is None:
-            self.engine = create_db_engine(self.settings.database_url)
+            self.engine = create_db_engine(
+                self.settings.database_url, lock_timeout=self.settings.db_lock_timeout
+            )
         if self.sessions is None:
             self.sessions = create_session_factory(self.engine)
         crypto.register_key(self.name, self.settings.data_key)

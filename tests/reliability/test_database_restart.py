@@ -1,6 +1,7 @@
 """The database restarted under load: intake's web app (`rapport serve intake web`, gunicorn) on a
 dedicated PostgreSQL cluster that the test kills (SIGKILL of every PostgreSQL process: crash
-recovery on restart) or stops fast, while clients keep registering clients.
+recovery on restart), stops fast, or keeps answering while a table is locked (as by a
+migration or a stuck transaction), while clients keep registering clients.
 
 During the outage every request gets a quick 503 problem+json with Retry-After (no hang, no
 500); the service recovers by itself once the database is back; every 201 it answered is still
@@ -14,6 +15,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
+import psycopg
 import pytest
 import requests
 from sqlalchemy import select
@@ -26,6 +28,7 @@ from tests.support.pg_cluster import PgCluster, postgres_bin
 from tests.support.platforms import free_port
 
 OUTAGE = 1.5  # seconds the database stays down each time
+LOCK_HELD = 4.0  # seconds the clients table stays locked: longer than any answer may take
 UNAVAILABLE_BOUND = 3.0  # seconds within which any request is answered, outage or not
 RECOVERY_BOUND = 5.0  # seconds from the database accepting connections to the next 201
 
@@ -79,9 +82,10 @@ def test_requests_during_a_database_outage_get_a_quick_503_and_nothing_committed
     port = free_port()
     url = f"http://127.0.0.1:{port}/intake/clients"
     headers = token_for(intake, "front_desk")
-    faults = ["crash", "stop-fast"] * profile.pick(1, 4)
+    faults = ["crash", "stop-fast", "lock"] * profile.pick(1, 3)
     answers: list[Answer] = []
     restarted_at: list[float] = []
+    windows: list[tuple[float, float]] = []
     stop = threading.Event()
     bind = f"--bind=127.0.0.1:{port}"
     with RapportProcess(intake, "web", tmp_path, bind, RAPPORT_WEB_THREADS="4", RAPPORT_WEB_WORKERS="1") as web:
@@ -93,10 +97,10 @@ def test_requests_during_a_database_outage_get_a_quick_503_and_nothing_committed
         try:
             for fault in faults:
                 time.sleep(0.5)
-                cluster.crash() if fault == "crash" else cluster.stop_fast()
-                time.sleep(OUTAGE)
-                cluster.start()
+                began = time.monotonic()
+                _inject(cluster, fault)
                 restarted_at.append(time.monotonic())
+                windows.append((began, restarted_at[-1]))
                 eventually(lambda: any(a.status == 201 and a.started > restarted_at[-1] for a in list(answers)),
                            RECOVERY_BOUND + 10, "the service to recover")  # fmt: skip
             time.sleep(0.5)
@@ -117,7 +121,7 @@ def test_requests_during_a_database_outage_get_a_quick_503_and_nothing_committed
         min(a.ended for a in answers if a.status == 201 and a.started > at) - at for at in restarted_at
     ]
     outages_seen = sum(
-        1 for at in restarted_at if any(at - OUTAGE - 0.5 < a.started < at and a.status == 503 for a in answers)
+        1 for began, ended in windows if any(began <= a.started < ended and a.status == 503 for a in answers)
     )
 
     assert lost == [], f"{len(lost)} clients answered 201 are gone"
@@ -128,8 +132,8 @@ def test_requests_during_a_database_outage_get_a_quick_503_and_nothing_committed
     assert max(recoveries) < RECOVERY_BOUND, f"recovery took {recoveries}"
     record_fault(
         "database-restart",
-        fault="the service's PostgreSQL killed (SIGKILL, crash recovery) or stopped fast under load",
-        injected=f"dedicated cluster; {OUTAGE}s outages; 3 clients POSTing continuously to `rapport serve intake web`",
+        fault="the service's PostgreSQL killed (SIGKILL, crash recovery), stopped fast, or a table locked, under load",
+        injected=f"dedicated cluster; {OUTAGE}s outages, {LOCK_HELD}s table locks; 3 clients POSTing continuously to `rapport serve intake web`",
         times=len(faults),
         requests=len(answers),
         committed_2xx=len(committed),
@@ -140,6 +144,18 @@ def test_requests_during_a_database_outage_get_a_quick_503_and_nothing_committed
         slowest_503_s=round(max((a.ended - a.started for a in unavailable), default=0.0), 2),
         recovery_after_restart_max_s=round(max(recoveries), 2),
     )
+
+
+def _inject(cluster: PgCluster, fault: str) -> None:
+    if fault == "lock":
+        with psycopg.connect(cluster.url("intake"), connect_timeout=5) as connection:
+            connection.execute(f"LOCK TABLE {Client.__table__.name} IN ACCESS EXCLUSIVE MODE")
+            time.sleep(LOCK_HELD)
+            connection.rollback()
+        return
+    cluster.crash() if fault == "crash" else cluster.stop_fast()
+    time.sleep(OUTAGE)
+    cluster.start()
 
 
 def _answers(url: str) -> bool:
