@@ -177,3 +177,42 @@ def test_a_consumer_killed_after_commit_before_ack_changes_nothing_twice(pipelin
         events=len(everything),
         **figures,
     )
+
+
+def test_a_consumer_killed_by_sigkill_mid_stream_loses_nothing_and_does_nothing_twice(
+    pipeline, profile, record_fault
+):
+    """No failpoint: a real SIGKILL wherever the consumer happens to be, amid a stream of events."""
+    _, followup, broker, logs = pipeline
+    repetitions = profile.pick(2, 10)
+    stream = 100
+    everything: list[str] = []
+    handled_at_kill: list[int] = []
+    for _ in range(repetitions):
+        before = count(followup, Followup)
+        events = [session_completed() for _ in range(stream)]
+        for event in events:
+            broker.publish_event(event)
+        everything += [e.data["session_id"] for e in events]
+        victim = RapportProcess(followup, "consumer", logs)
+        eventually(lambda: count(followup, Followup) >= before + 10, 30, "the consumer to be mid-stream", interval=0.01)
+        victim.kill()
+        handled_at_kill.append(count(followup, Followup) - before)
+        victim.stop()
+    with RapportProcess(followup, "consumer", logs) as survivor:
+        eventually(lambda: count(followup, Followup) == len(everything), 30, "a new consumer to finish the stream")
+        eventually(lambda: broker.queue("rapport.followup") == (0, 1), 20, "the queue to drain")
+        time.sleep(0.3)
+        assert survivor.process.poll() is None, survivor.tail()
+
+    assert max(handled_at_kill) < stream, f"the kills did not land mid-stream: {handled_at_kill}"
+    figures = one_followup_each(followup, everything)
+    record_fault(
+        "crash-consumer-sigkill",
+        fault="consumer process SIGKILLed mid-stream (wherever it was)",
+        injected=f"`kill -9` of `rapport serve followup consumer` after ≥10 of {stream} queued events were handled; a new one takes over",
+        times=repetitions,
+        events=len(everything),
+        handled_before_kill_max=max(handled_at_kill),
+        **figures,
+    )
