@@ -79,7 +79,7 @@ def test_a_relay_killed_around_its_publish_loses_nothing_and_the_sweeper_republi
     pipeline, profile, record_fault
 ):
     sessions, followup, broker, logs = pipeline
-    repetitions = profile.pick(3, 12)
+    repetitions = profile.pick(3, 10)
     tap = broker.tap("session.completed.v1")
     everything: list[str] = []
     seen = {point: RelayCrashes() for point in RELAY_POINTS}
@@ -184,7 +184,7 @@ def test_a_consumer_killed_by_sigkill_mid_stream_loses_nothing_and_does_nothing_
 ):
     """No failpoint: a real SIGKILL wherever the consumer happens to be, amid a stream of events."""
     _, followup, broker, logs = pipeline
-    repetitions = profile.pick(2, 10)
+    repetitions = profile.pick(2, 8)
     stream = 100
     everything: list[str] = []
     handled_at_kill: list[int] = []
