@@ -3,8 +3,9 @@
 sessions' relay and followup's consumer run as `rapport serve` subprocesses on the test's own
 PostgreSQL databases and vhost. A failpoint (``shared.failpoints``) makes the process exit at
 once (``os._exit(137)``, as a SIGKILL would) right after the outbox claim, right after the
-broker confirmed a batch, or right after a handler committed its effect and inbox row. Then a
-fresh process takes over. Every session must end with exactly one followup, one inbox row and
+broker confirmed a batch, or right after a handler committed its effect and inbox row; and a
+plain SIGKILL lands wherever a consumer happens to be mid-stream. Then a fresh process takes
+over. Every session must end with exactly one followup, one inbox row and
 one ``followup.scheduled`` event: nothing lost, nothing done twice.
 """
 

@@ -82,7 +82,7 @@ def test_requests_during_a_database_outage_get_a_quick_503_and_nothing_committed
     port = free_port()
     url = f"http://127.0.0.1:{port}/intake/clients"
     headers = token_for(intake, "front_desk")
-    faults = ["crash", "stop-fast", "lock"] * profile.pick(1, 3)
+    faults = ["crash", "stop-fast", "lock"] * profile.pick(1, 2)
     answers: list[Answer] = []
     restarted_at: list[float] = []
     windows: list[tuple[float, float]] = []
@@ -120,13 +120,15 @@ def test_requests_during_a_database_outage_get_a_quick_503_and_nothing_committed
     recoveries = [
         min(a.ended for a in answers if a.status == 201 and a.started > at) - at for at in restarted_at
     ]
-    outages_seen = sum(
-        1 for began, ended in windows if any(began <= a.started < ended and a.status == 503 for a in answers)
-    )
+    during = [[a for a in answers if a.started < ended and a.ended > began] for began, ended in windows]
+    missed = [
+        (fault, sorted((round(a.started - w[0], 2), round(a.ended - a.started, 2), a.status) for a in seen))
+        for fault, w, seen in zip(faults, windows, during) if not any(a.status == 503 for a in seen)
+    ]  # fmt: skip
 
     assert lost == [], f"{len(lost)} clients answered 201 are gone"
     assert other == [], f"answers other than 201/503: {[(a.status, a.content_type) for a in other[:5]]}"
-    assert outages_seen == len(faults), "every outage was met by requests answered 503"
+    assert missed == [], f"outages that no request met with a 503: {missed}"
     assert all(a.content_type.startswith("application/problem+json") and a.retry_after for a in unavailable)
     assert slowest < UNAVAILABLE_BOUND, f"a request took {slowest:.2f}s"
     assert max(recoveries) < RECOVERY_BOUND, f"recovery took {recoveries}"
