@@ -17,8 +17,8 @@ from datetime import timedelta
 from sqlalchemy import or_, select, update
 
 from shared.broker import BrokerUnavailable
-from shared.failpoints import crash_point
 from shared.clock import now as utcnow
+from shared.failpoints import crash_point
 from shared.outbox import PENDING, PUBLISHED, UNROUTED
 from shared.service import Service
 
