@@ -25,7 +25,7 @@ def test_three_copies_to_two_competing_consumers_make_one_side_effect(
 ):
     followup = build_service("followup", database_url=make_database(), broker_url=amqp_url)
     declare_all({"followup": followup})
-    events = [session_completed() for _ in range(profile.pick(40, 300))]
+    events = [session_completed() for _ in range(profile.pick(40, 200))]
     broker = Broker(followup)
     try:
         with RapportProcess(followup, "consumer", tmp_path, RAPPORT_PREFETCH="4") as first, \
