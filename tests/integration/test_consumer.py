@@ -73,7 +73,8 @@ def running(followup):
     thread = threading.Thread(target=consumer.run, args=(stop,), daemon=True)
     thread.start()
     broker = Broker(followup.settings)
-    wait_for(lambda: _queue_exists(broker, "rapport.followup"), 10, "the consumer to declare its queue")
+    # The dead-letter queue is declared last: once it exists the whole topology does.
+    wait_for(lambda: _queue_exists(broker, "rapport.followup.dlq"), 10, "the consumer to declare its queues")
     yield consumer, broker
     stop.set()
     thread.join(timeout=10)
