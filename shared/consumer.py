@@ -23,6 +23,7 @@ from shared.broker import (
     CONNECTION_ERRORS,
     BrokerUnavailable,
     QueueTopology,
+    check_interval,
     connect,
     declare_topology,
     make_publisher,
@@ -207,7 +208,7 @@ class EventConsumer:
             log.info("consuming %s", self.topology.main)
             while not stop.is_set():
                 try:
-                    connection.drain_events(timeout=1.0)
+                    connection.drain_events(timeout=check_interval(self.settings))
                 except socket.timeout:
                     pass
                 if not self.settings.is_embedded_broker:
