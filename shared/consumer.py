@@ -169,11 +169,13 @@ class EventConsumer:
         self.max_attempts = len(self.settings.retry_delays) + 1
         self.stats = {"handled": 0, "duplicates": 0, "retried": 0, "parked": 0}
         self._publisher = None
+        self._consuming = False
 
     def run(self, stop: threading.Event) -> None:
         backoff = 0.5
         while not stop.is_set():
             self._publisher = make_publisher(self.settings)
+            self._consuming = False
             try:
                 with connect(self.settings) as connection:
                     self._consume(connection, stop)
@@ -190,6 +192,8 @@ class EventConsumer:
                 continue
             finally:
                 self._publisher.close()
+            if self._consuming:  # it worked until now: a fresh outage starts a fresh back-off
+                backoff = 0.5
             stop.wait(backoff)
             backoff = min(backoff * 2, 5.0)
 
@@ -206,6 +210,7 @@ class EventConsumer:
             prefetch_count=self.settings.prefetch,
         ):
             log.info("consuming %s", self.topology.main)
+            self._consuming = True
             while not stop.is_set():
                 try:
                     connection.drain_events(timeout=check_interval(self.settings))
@@ -245,6 +250,8 @@ class EventConsumer:
         else:
             self.stats["handled"] += outcome.handled
             self.stats["duplicates"] += outcome.duplicates
+            if outcome.duplicates:
+                log.info("redelivered event absorbed by the inbox", extra={"handlers": outcome.duplicates})
             message.ack()
 
     def _failed(self, message, headers: dict, error: Exception) -> None:
