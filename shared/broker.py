@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 import amqp
+import kombu.exceptions
 from kombu import Connection, Exchange, Producer, Queue, binding
 from kombu.transport import pyamqp
 
@@ -29,6 +30,7 @@ EXCHANGES = {
 }
 
 CONNECTION_ERRORS = (
+    kombu.exceptions.OperationalError,  # kombu's wrapping of the errors below
     OSError,
     socket.timeout,
     amqp.exceptions.ConnectionError,

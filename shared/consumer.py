@@ -185,15 +185,15 @@ class EventConsumer:
                 self._wait_for_database(stop)
                 continue
             except (*CONNECTION_ERRORS, BrokerUnavailable, HandOnFailed) as error:
+                backoff = 0.5 if self._consuming else backoff  # a fresh outage, a fresh back-off
                 log.warning("broker connection lost: %s; reconnecting in %.1fs", error, backoff)
             except Exception:
+                backoff = 0.5 if self._consuming else backoff
                 log.exception("consumer failed; restarting in %.1fs", backoff)
             else:
                 continue
             finally:
                 self._publisher.close()
-            if self._consuming:  # it worked until now: a fresh outage starts a fresh back-off
-                backoff = 0.5
             stop.wait(backoff)
             backoff = min(backoff * 2, 5.0)
 
