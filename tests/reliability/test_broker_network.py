@@ -12,6 +12,7 @@ broken. Each test writes events before, during and after the fault and proves:
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -176,10 +177,31 @@ def _recover(platform: Platform, healed_at: float, submitted: list[str]) -> dict
     return figures
 
 
+class RelayWarnings(logging.Handler):
+    """The relay's "broker unavailable" warnings: why each publish was given up."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
 def test_blackhole_is_noticed_within_two_heartbeats_and_unconfirmed_rows_stay_pending(platform, profile, record_fault):
     """Sockets stay open but nothing passes: only heartbeats can tell. Rows written just after the
     fault starts are published onto the dead connection and never confirmed."""
+    warnings = RelayWarnings()
+    logging.getLogger("rapport.runner").addHandler(warnings)
+    try:
+        _blackhole_rounds(platform, profile, record_fault, warnings)
+    finally:
+        logging.getLogger("rapport.runner").removeHandler(warnings)
+
+
+def _blackhole_rounds(platform, profile, record_fault, warnings: RelayWarnings) -> None:
     rounds = profile.pick(1, 3)
+    published_in_blackhole = 0
     detections: dict[str, list[float]] = {"relay": [], "consumer": []}
     recoveries, submitted = [], _flowing(platform)
     for _ in range(rounds):
@@ -194,11 +216,13 @@ def test_blackhole_is_noticed_within_two_heartbeats_and_unconfirmed_rows_stay_pe
             detections[role].append(max(c.client_closed_at for c in victims) - started)
         time.sleep(max(0.0, started + 2 * HEARTBEAT + 0.5 - time.monotonic()))
         statuses = platform.outbox()
-        assert {statuses[i][0] for i in during} == {"pending"}, "a row was marked published without a confirm"
+        published_in_blackhole += sum(1 for i in during if statuses[i][0] != "pending")
         healed = platform.relay_proxy.heal()
         platform.consumer_proxy.heal()
         recoveries.append(_recover(platform, healed, submitted))
     figures = _nothing_lost(platform, submitted)
+    unconfirmed = [m for m in warnings.messages if "no frame from the broker" in m]
+    assert unconfirmed, "no publish was caught in flight by the blackhole; the test did not test that"
     for role, seconds in detections.items():
         assert max(seconds) <= 2 * HEARTBEAT, f"the {role} noticed the blackhole after {max(seconds):.1f}s"
     record_fault(
@@ -211,9 +235,11 @@ def test_blackhole_is_noticed_within_two_heartbeats_and_unconfirmed_rows_stay_pe
         detect_bound_s=2 * HEARTBEAT,
         reconnect_max_s=max(max(r["relay_reconnect_s"], r["consumer_reconnect_s"]) for r in recoveries),
         drained_after_heal_max_s=max(r["recovered_s"] for r in recoveries),
-        published_without_confirm=0,
+        publishes_given_up_unconfirmed=len(unconfirmed),
+        marked_published_during_blackhole=published_in_blackhole,
         **figures,
     )
+    assert published_in_blackhole == 0, "a row was marked published while no confirm could come"
     assert figures["lost"] == 0
 
 
@@ -224,6 +250,7 @@ def test_reset_or_refused_connections_come_back_on_their_own(fault, platform, pr
     reconnect within 10 s of the fault ending."""
     rounds = profile.pick(1, 3)
     outage = 3.0 if fault == "refuse" else 0.0
+    published_while_refused = 0
     recoveries, submitted = [], _flowing(platform)
     for _ in range(rounds):
         started = getattr(platform.relay_proxy, fault)()
@@ -233,7 +260,7 @@ def test_reset_or_refused_connections_come_back_on_their_own(fault, platform, pr
         if outage:
             time.sleep(max(0.0, started + outage - time.monotonic()))
             statuses = platform.outbox()
-            assert {statuses[i][0] for i in during} == {"pending"}, "published while the broker was unreachable"
+            published_while_refused += sum(1 for i in during if statuses[i][0] != "pending")
             healed = platform.relay_proxy.heal()
             platform.consumer_proxy.heal()
         else:
@@ -248,8 +275,10 @@ def test_reset_or_refused_connections_come_back_on_their_own(fault, platform, pr
         times=rounds,
         reconnect_max_s=max(max(r["relay_reconnect_s"], r["consumer_reconnect_s"]) for r in recoveries),
         drained_after_fault_max_s=max(r["recovered_s"] for r in recoveries),
+        **({"marked_published_while_refused": published_while_refused} if outage else {}),
         **figures,
     )
+    assert published_while_refused == 0, "a row was marked published while the broker was unreachable"
     assert figures["lost"] == 0
 
 
