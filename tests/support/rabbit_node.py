@@ -68,7 +68,10 @@ class RabbitNode:
             "log.console = false\n"
         )
         (self.base / "enabled_plugins").write_text("[].\n")
-        (self.base / "rabbitmq-env.conf").write_text("ERL_EPMD_ADDRESS=127.0.0.1\n")
+        (self.base / "rabbitmq-env.conf").write_text(  # distribution on loopback only, too
+            "ERL_EPMD_ADDRESS=127.0.0.1\n"
+            'SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"\n'
+        )
         entry = pwd.getpwnam(USER)
         for path in [self.base, *self.base.rglob("*")]:
             os.chown(path, entry.pw_uid, entry.pw_gid)
