@@ -24,17 +24,12 @@ pytestmark = pytest.mark.integration
 SERVICES = ("intake", "sessions", "followup", "notify")
 
 
-def _port(amqp_url: str) -> int:
-    hostport = amqp_url.split("@", 1)[1].split("/", 1)[0]
-    return int(hostport.rsplit(":", 1)[1]) if ":" in hostport else 5672
-
-
 def test_gunicorn_builds_apps_in_each_worker_not_in_the_master():
     assert gunicorn_conf.preload_app is False
 
 
 def test_importing_and_building_every_app_opens_no_broker_connection(amqp_url, tmp_path):
-    with TcpProxy(_port(amqp_url)) as broker:
+    with TcpProxy.fronting(amqp_url) as broker:
         script = textwrap.dedent(
             f"""
             import importlib
@@ -56,7 +51,7 @@ def test_importing_and_building_every_app_opens_no_broker_connection(amqp_url, t
 
 
 def test_the_readiness_probe_opens_its_own_connection_and_closes_it(build_service, amqp_url):
-    with TcpProxy(_port(amqp_url)) as broker:
+    with TcpProxy.fronting(amqp_url) as broker:
         sessions = build_service("sessions", broker_url=broker.url(amqp_url))
         from sessions.app import create_app
 

@@ -93,8 +93,11 @@ def test_a_message_that_keeps_killing_its_consumer_is_dead_lettered_after_the_li
     for _ in range(DELIVERY_LIMIT + 5):  # bounded: a missing limit would show as too many
         crashing = amqp.Connection(**_params(quorum_settings))
         crashing.connect()
-        message = wait_for(lambda: crashing.channel(1).basic_get(topology.main, no_ack=False) or _dead_lettered(topology, quorum_settings),
-                           10, "the message to be redelivered or dead-lettered")  # fmt: skip
+        channel = crashing.channel(1)
+        message = wait_for(
+            lambda: channel.basic_get(topology.main, no_ack=False) or _dead_lettered(topology, quorum_settings),
+            10, "the message to be redelivered or dead-lettered",
+        )  # fmt: skip
         if message == "dead-lettered":
             crashing.collect()
             break
@@ -155,8 +158,9 @@ def test_the_consumer_works_on_quorum_queues(build_service, make_database, amqp_
         _publish(followup.settings, event)
 
         def scheduled():
+            query = select(Followup).where(Followup.session_id == event.data["session_id"])
             with followup.sessions() as session:
-                return session.execute(select(Followup).where(Followup.session_id == event.data["session_id"])).scalar_one_or_none()
+                return session.execute(query).scalar_one_or_none()
 
         assert wait_for(scheduled, 15, "the followup scheduled from a quorum queue")
     finally:

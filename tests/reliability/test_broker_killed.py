@@ -178,7 +178,9 @@ class Ledger:
         self.subscribers = _subscribers()
 
     def take(self) -> dict:
-        outbox = {s: _rows(u, "SELECT id, exchange, routing_key, status, attempts FROM outbox") for s, u in self.databases.items()}
+        outbox = {
+            s: _rows(u, "SELECT id, exchange, routing_key, status, attempts FROM outbox") for s, u in self.databases.items()
+        }
         inbox = {s: set(_rows(u, "SELECT event_id, handler FROM inbox")) for s, u in self.databases.items()}
         expected = {
             (service, event_id, handler)
@@ -209,7 +211,8 @@ class Ledger:
 
     @staticmethod
     def drained_in(now: dict) -> bool:
-        return now["pending"] == 0 and not now["lost"] and now["scheduled_followups"] == 0 and now["pending_deliveries"] == 0
+        quiet = now["scheduled_followups"] == 0 and now["pending_deliveries"] == 0
+        return now["pending"] == 0 and not now["lost"] and quiet
 
 
 def _drain(ledger: Ledger, since: float) -> tuple[dict | None, dict[str, float]]:

@@ -120,10 +120,12 @@ class Platform:
 
 @pytest.fixture
 def platform(build_service, make_database, amqp_url):
-    with TcpProxy(_port(amqp_url)) as relay_proxy, TcpProxy(_port(amqp_url)) as consumer_proxy:
+    with TcpProxy.fronting(amqp_url) as relay_proxy, TcpProxy.fronting(amqp_url) as consumer_proxy:
         tuning = dict(heartbeat=HEARTBEAT, connect_timeout=CONNECT_TIMEOUT, confirm_timeout=10.0)
         intake = build_service("intake", database_url=make_database(), broker_url=relay_proxy.url(amqp_url), **tuning)
-        sessions = build_service("sessions", database_url=make_database(), broker_url=consumer_proxy.url(amqp_url), **tuning)
+        sessions = build_service(
+            "sessions", database_url=make_database(), broker_url=consumer_proxy.url(amqp_url), **tuning
+        )
         direct = sessions.settings.__class__(**{**sessions.settings.__dict__, "broker_url": amqp_url})
         with connect(direct) as connection:  # its queue exists before anything is published
             declare_topology(connection, sessions.subscriptions.topology(sessions))
@@ -136,11 +138,6 @@ def platform(build_service, make_database, amqp_url):
         finally:
             running.close()
             staff_app.close()
-
-
-def _port(amqp_url: str) -> int:
-    hostport = amqp_url.split("@", 1)[1].split("/", 1)[0]
-    return int(hostport.rsplit(":", 1)[1]) if ":" in hostport else 5672
 
 
 def _flowing(platform: Platform, count: int = 2) -> list[str]:
@@ -165,7 +162,7 @@ def _nothing_lost(platform: Platform, submitted: list[str]) -> dict:
 
 
 def _recover(platform: Platform, healed_at: float, submitted: list[str]) -> dict:
-    wait_for(lambda: platform.drained(submitted), RECOVERY_BOUND + 5, "publishing and consuming to resume after the fault")
+    wait_for(lambda: platform.drained(submitted), RECOVERY_BOUND + 5, "publishing and consuming to resume")
     drained_after = time.monotonic() - healed_at
     figures = {"recovered_s": drained_after}
     for role, proxy in (("relay", platform.relay_proxy), ("consumer", platform.consumer_proxy)):
@@ -212,7 +209,9 @@ def _blackhole_rounds(platform, profile, record_fault, warnings: RelayWarnings) 
         for role, proxy in (("relay", platform.relay_proxy), ("consumer", platform.consumer_proxy)):
             victims = proxy.open_at(started)
             assert victims, f"the {role} had no connection open when the fault started"
-            wait_for(lambda: all(c.client_closed_at for c in victims), 2 * HEARTBEAT + 3, f"the {role} to drop its dead connection")
+            wait_for(
+                lambda: all(c.client_closed_at for c in victims), 2 * HEARTBEAT + 3, f"the {role} to drop its dead connection"
+            )
             detections[role].append(max(c.client_closed_at for c in victims) - started)
         time.sleep(max(0.0, started + 2 * HEARTBEAT + 0.5 - time.monotonic()))
         statuses = platform.outbox()
@@ -320,7 +319,7 @@ SHORT_CONNECT = 1.0
 def test_nothing_waits_forever_on_a_silent_broker(build_service, make_database, amqp_url, record_fault):
     """A publish waiting for confirms, an ops tool and a readiness probe all give up in bounded
     time when the broker goes silent (blackhole before or after the connection is made)."""
-    with TcpProxy(_port(amqp_url)) as proxy:
+    with TcpProxy.fronting(amqp_url) as proxy:
         intake = build_service("intake", database_url=make_database(), broker_url=proxy.url(amqp_url),
                                heartbeat=HEARTBEAT, connect_timeout=SHORT_CONNECT, confirm_timeout=30.0)  # fmt: skip
         settings = intake.settings

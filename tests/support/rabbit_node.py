@@ -22,6 +22,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+import amqp
+
 from tests.support.platforms import free_port
 
 SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
@@ -119,8 +121,6 @@ class RabbitNode:
         raise RabbitNodeError(f"{self.name} did not accept AMQP within {timeout:.0f}s; see {self.base / 'log'}")
 
     def _accepts_amqp(self) -> bool:
-        import amqp
-
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=1):
                 pass

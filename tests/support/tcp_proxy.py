@@ -19,6 +19,7 @@ import struct
 import threading
 import time
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 FORWARD, BLACKHOLE = "forward", "blackhole"
 
@@ -53,6 +54,14 @@ class TcpProxy:
         self._listener: socket.socket | None = None
         self.port = self._free_port()
         self._acceptor: threading.Thread | None = None
+
+    @classmethod
+    def fronting(cls, amqp_url: str) -> "TcpProxy":
+        """A proxy in front of the broker of ``amqp_url`` (loopback only)."""
+        parts = urlsplit(amqp_url)
+        if parts.hostname not in ("127.0.0.1", "localhost"):
+            raise ValueError(f"the proxy fronts loopback servers only, not {parts.hostname}")
+        return cls(parts.port or 5672)
 
     @staticmethod
     def _free_port() -> int:
