@@ -87,8 +87,8 @@ class ClinicLoad:
     """Front desk and therapists at work: a client registered, then a session started and
     completed, over and over, until stopped. Every answer must be 2xx."""
 
-    def __init__(self, p: Platform, bookings: list[str], therapist_id: str) -> None:
-        self.p, self.bookings, self.therapist_id = p, list(bookings), therapist_id
+    def __init__(self, p: Platform, bookings: list[str], therapist_id: str, pause: float) -> None:
+        self.p, self.bookings, self.therapist_id, self.pause = p, list(bookings), therapist_id, pause
         self.writes = 0
         self.steps = 0
         self.completed: list[str] = []
@@ -102,7 +102,7 @@ class ClinicLoad:
                 self._step()
             except Exception as error:  # recorded, asserted on by the test
                 self.failures.append(repr(error))
-            self.stop.wait(0.05)
+            self.stop.wait(self.pause)
 
     def _step(self) -> None:
         n = self.writes
@@ -215,6 +215,15 @@ class Ledger:
         return now["pending"] == 0 and not now["lost"] and quiet
 
 
+def _consumers_back(node: rabbit_node.RabbitNode, since: float) -> float:
+    """Seconds from the restart until every consuming service is attached to its queue again."""
+    queues = {f"rapport.{s}" for s in ("sessions", "followup", "notify")}
+    wait_for(
+        lambda: all(node.queue_consumers().get(q, 0) >= 1 for q in queues), 30, "every consumer to reconnect"
+    )
+    return time.monotonic() - since
+
+
 def _drain(ledger: Ledger, since: float) -> tuple[dict | None, dict[str, float]]:
     """Wait (bounded) until everything arrived; note when the outboxes emptied, when every
     handler had every event, and when the followups and mails that follow had happened."""
@@ -235,19 +244,21 @@ def _drain(ledger: Ledger, since: float) -> tuple[dict | None, dict[str, float]]
 
 def test_broker_killed_under_load_loses_nothing_and_does_nothing_twice(platform, node, profile, record_fault):
     kills = profile.pick(2, 5)
-    bookings, therapist_id = _prepare(platform, sessions=profile.pick(25, 60))
-    load = ClinicLoad(platform, bookings, therapist_id)
+    bookings, therapist_id = _prepare(platform, sessions=profile.pick(15, 60))
+    load = ClinicLoad(platform, bookings, therapist_id, pause=profile.pick(0.15, 0.05))
     ledger = Ledger(platform.databases)
     restarts: list[float] = []
+    reconnects: list[float] = []
     load.thread.start()
     try:
         for _ in range(kills):
-            time.sleep(1.5)  # load flows while the broker is up
+            time.sleep(0.5)  # load flows while the broker is up and every consumer attached
             node.kill()
-            time.sleep(1.0)  # ... and while it is down
+            time.sleep(0.5)  # ... and while it is down (and for the whole restart)
             restarts.append(node.start())
-        last_restart = time.monotonic()
-        time.sleep(1.5)
+            last_restart = time.monotonic()
+            reconnects.append(_consumers_back(node, last_restart))
+        time.sleep(1.0)
     finally:
         load.stop.set()
         load.thread.join(timeout=30)
@@ -278,6 +289,7 @@ def test_broker_killed_under_load_loses_nothing_and_does_nothing_twice(platform,
         times=kills,
         broker_kills=node.kills,
         restart_s_max=max(restarts),
+        consumers_reconnected_s_max=max(reconnects),
         http_writes=load.writes,
         http_failures=len(load.failures),
         sessions_completed=len(load.completed),
@@ -296,6 +308,7 @@ def test_broker_killed_under_load_loses_nothing_and_does_nothing_twice(platform,
         handlers_caught_up_s_after_last_restart=milestones.get("handlers_caught_up"),
     )
     assert load.failures == [], f"HTTP writes failed while the broker was down: {load.failures[:5]}"
+    assert max(reconnects) <= 10.0, "a consumer took more than 10 s to come back after a restart"
     assert load.completed, "no session was completed under load"
     assert final["lost"] == [] and final["unrouted_with_subscribers"] == 0
     assert set(followups) >= set(load.completed), "a completed session got no followup"

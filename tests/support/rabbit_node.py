@@ -164,13 +164,21 @@ class RabbitNode:
         return result.stdout
 
     def queue_depths(self) -> dict[str, int]:
-        out = self.ctl("list_queues", "-q", "--no-table-headers", "name", "messages")
-        depths = {}
+        """Messages in each queue."""
+        return self._per_queue("messages")
+
+    def queue_consumers(self) -> dict[str, int]:
+        """Consumers attached to each queue."""
+        return self._per_queue("consumers")
+
+    def _per_queue(self, column: str) -> dict[str, int]:
+        out = self.ctl("list_queues", "-q", "--no-table-headers", "name", column)
+        found = {}
         for line in out.splitlines():
             parts = line.split()
             if len(parts) == 2 and parts[1].isdigit():
-                depths[parts[0]] = int(parts[1])
-        return depths
+                found[parts[0]] = int(parts[1])
+        return found
 
 
 def _alive(pid: int) -> bool:
