@@ -26,6 +26,7 @@ from shared.broker import (
     check_interval,
     connect,
     declare_topology,
+    establish,
     make_publisher,
 )
 from shared.events import (
@@ -198,7 +199,7 @@ class EventConsumer:
             backoff = min(backoff * 2, 5.0)
 
     def _consume(self, connection: Connection, stop: threading.Event) -> None:
-        connection.ensure_connection(max_retries=1, timeout=self.settings.connect_timeout)
+        establish(connection, self.settings)
         declare_topology(connection, self.topology)
         channel = connection.channel()
         main = [q for q in self.topology.queues() if q.name == self.topology.main]

@@ -219,7 +219,7 @@ def _consumers_back(node: rabbit_node.RabbitNode, since: float) -> float:
     """Seconds from the restart until every consuming service is attached to its queue again."""
     queues = {f"rapport.{s}" for s in ("sessions", "followup", "notify")}
     wait_for(
-        lambda: all(node.queue_consumers().get(q, 0) >= 1 for q in queues), 30, "every consumer to reconnect"
+        lambda: all(node.consumers(q) >= 1 for q in queues), 30, "every consumer to reconnect", interval=0.05
     )
     return time.monotonic() - since
 

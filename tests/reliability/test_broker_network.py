@@ -12,6 +12,7 @@ broken. Each test writes events before, during and after the fault and proves:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -126,7 +127,7 @@ def platform(build_service, make_database, amqp_url):
         sessions = build_service(
             "sessions", database_url=make_database(), broker_url=consumer_proxy.url(amqp_url), **tuning
         )
-        direct = sessions.settings.__class__(**{**sessions.settings.__dict__, "broker_url": amqp_url})
+        direct = dataclasses.replace(sessions.settings, broker_url=amqp_url)
         with connect(direct) as connection:  # its queue exists before anything is published
             declare_topology(connection, sessions.subscriptions.topology(sessions))
         staff_app = StaffApp(amqp_url)
@@ -336,7 +337,7 @@ def test_nothing_waits_forever_on_a_silent_broker(build_service, make_database, 
 
         began = time.monotonic()
         with pytest.raises(Exception):
-            DeadLetters(settings.__class__(**{**settings.__dict__, "service": "sessions"})).list()
+            DeadLetters(dataclasses.replace(settings, service="sessions")).list()
         dlq_gave_up = time.monotonic() - began
 
         began = time.monotonic()
