@@ -13,7 +13,7 @@ from typing import Any
 
 import amqp
 
-from shared.broker import QueueTopology, connect
+from shared.broker import QueueTopology, connect, establish
 from shared.config import Settings
 from shared.consumer import ATTEMPTS_HEADER, ERROR_HEADER, ORIGINAL_KEY_HEADER, PARKED_AT_HEADER
 
@@ -73,8 +73,7 @@ class DeadLetters:
         self.settings = settings
 
     def _channel(self):
-        connection = connect(self.settings)
-        connection.ensure_connection(max_retries=1, timeout=self.settings.connect_timeout)
+        connection = establish(connect(self.settings), self.settings)
         return connection, connection.connection.channel()
 
     def list(self, limit: int = 100) -> list[ParkedMessage]:

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 import amqp
+import kombu.exceptions
 from kombu import Connection, Exchange, Producer, Queue, binding
+from kombu.transport import pyamqp
 
 from shared.config import Settings
 from shared.events import EVENTS_EXCHANGE, PRIVATE_EXCHANGE, AmqpMessage
@@ -28,6 +30,7 @@ EXCHANGES = {
 }
 
 CONNECTION_ERRORS = (
+    kombu.exceptions.OperationalError,  # kombu's wrapping of the errors below
     OSError,
     socket.timeout,
     amqp.exceptions.ConnectionError,
@@ -41,17 +44,105 @@ class BrokerUnavailable(Exception):
     """The broker could not be reached, or stopped answering."""
 
 
+SILENCE_LIMIT = 1.5
+"""Heartbeat intervals of silence after which a connection is taken for dead.
+
+RabbitMQ sends a frame at least every half interval on a live connection (and itself gives up
+on a peer after about one interval of silence), so 1.5 intervals never trips on a healthy
+connection, and with a check every quarter interval a dead one is noticed within 2 intervals.
+"""
+
+
+class WatchedConnection(pyamqp.Connection):
+    """A py-amqp connection whose heartbeat check notices a silent broker in time, and lets go.
+
+    py-amqp's own ``heartbeat_tick`` gives up two whole intervals after the tick that last saw a
+    byte, so a blackholed socket goes unnoticed for longer than 2 heartbeats; and closing a dead
+    connection the polite way waits for a ``close-ok`` that never comes. Here the silence is
+    measured from the last byte seen, and a dead connection drops its socket at once.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        now = time.monotonic()
+        self._seen = (-1, now)
+        self._said = (-1, now)
+
+    def heartbeat_tick(self, rate: int = 2) -> None:
+        if not self.heartbeat or self._transport is None:
+            return
+        now = time.monotonic()
+        if self.bytes_recv != self._seen[0]:
+            self._seen = (self.bytes_recv, now)
+        if self.bytes_sent != self._said[0]:
+            self._said = (self.bytes_sent, now)
+        silent_for = now - self._seen[1]
+        if silent_for > SILENCE_LIMIT * self.heartbeat:
+            self.collect()
+            raise amqp.exceptions.ConnectionForced(
+                f"no frame from the broker for {silent_for:.1f}s (heartbeat {self.heartbeat}s)"
+            )
+        if now - self._said[1] >= self.heartbeat / 2:
+            self.send_heartbeat()
+            self._said = (self.bytes_sent, now)
+
+
+class WatchedTransport(pyamqp.Transport):
+    Connection = WatchedConnection
+
+
+def check_interval(settings: Settings) -> float:
+    """How often an idle loop must drain and check heartbeats (a quarter interval, at most 1 s)."""
+    return min(1.0, settings.heartbeat / 4) if settings.heartbeat else 1.0
+
+
+def io_timeout(settings: Settings) -> float:
+    """The longest one socket read or write may block when no other timeout applies.
+
+    It bounds what py-amqp would otherwise wait for forever on a silent broker: replies to
+    channel, declare, qos and consume methods, ``close-ok``, and writes to a full socket.
+    """
+    return 2.0 * settings.heartbeat if settings.heartbeat else settings.confirm_timeout
+
+
 def connect(settings: Settings, *, confirm_publish: bool = False) -> Connection:
-    """A kombu connection with bounded connect time and heartbeats; one per thread."""
-    options: dict = {"confirm_publish": confirm_publish}
+    """A kombu connection with bounded connect, reads and writes, and watched heartbeats.
+
+    One per thread, made in the process that uses it (never before a fork). Nothing here
+    connects yet: the first use does.
+    """
     if settings.is_embedded_broker:
-        options = {"polling_interval": 0.02}
+        return Connection(
+            settings.broker_url, heartbeat=0, transport_options={"polling_interval": 0.02}
+        )
     return Connection(
         settings.broker_url,
-        heartbeat=0 if settings.is_embedded_broker else settings.heartbeat,
+        transport=WatchedTransport,
+        heartbeat=settings.heartbeat,
         connect_timeout=settings.connect_timeout,
-        transport_options=options,
+        transport_options={
+            "confirm_publish": confirm_publish,
+            "read_timeout": io_timeout(settings),
+            "write_timeout": io_timeout(settings),
+        },
     )
+
+
+def establish(connection: Connection, settings: Settings) -> Connection:
+    """Connect once, within the connect timeout. Retrying is the caller's back-off: kombu's own
+    ``connect()`` and ``ensure_connection(max_retries=1)`` try twice with a silent 2 s sleep
+    between, which made every refused attempt 2 s longer than the back-off said."""
+    return connection.ensure_connection(max_retries=0, timeout=settings.connect_timeout)
+
+
+def discard(connection: Connection | None) -> None:
+    """Let go of a connection that may be broken, without waiting on the broker."""
+    if connection is None:
+        return
+    try:
+        connection.collect()
+    except Exception:  # a broken connection may fail to close in many ways
+        pass
 
 
 @dataclass(frozen=True)
@@ -169,7 +260,7 @@ class ConfirmedPublisher:
             return self._channel
         connection = connect(self.settings)
         try:
-            connection.connect()
+            establish(connection, self.settings)
             raw: amqp.Connection = connection.connection
             channel = raw.channel()
             channel.confirm_select()
@@ -178,7 +269,7 @@ class ConfirmedPublisher:
             channel.events["basic_return"].add(self._on_return)
             declare_exchanges(connection)
         except CONNECTION_ERRORS as error:
-            connection.release()
+            discard(connection)
             raise BrokerUnavailable(str(error)) from error
         self._connection, self._channel, self._next_tag = connection, channel, 1
         return channel
@@ -224,7 +315,7 @@ class ConfirmedPublisher:
                 self._next_tag += 1
             self._await_confirms()
         except CONNECTION_ERRORS as error:
-            self.close()
+            self.close(broken=True)
             raise BrokerUnavailable(str(error)) from error
         outcome = PublishOutcome(confirmed=set(), unrouted=set(), failed={})
         for tag, message_id in by_tag.items():
@@ -237,12 +328,19 @@ class ConfirmedPublisher:
         return outcome
 
     def _await_confirms(self) -> None:
+        """Wait for every confirm, at most the confirm timeout, watching heartbeats meanwhile:
+        a broker that went silent mid-batch is given up within two heartbeats."""
+        raw: amqp.Connection = self._connection.connection
         deadline = time.monotonic() + self.settings.confirm_timeout
         while any(v is None for v in self._acked.values()):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise socket.timeout("publisher confirms timed out")
-            self._connection.connection.drain_events(timeout=remaining)
+            try:
+                raw.drain_events(timeout=min(remaining, check_interval(self.settings)))
+            except socket.timeout:
+                pass
+            raw.heartbeat_tick()
 
     def keepalive(self) -> None:
         """Service heartbeats while idle; a dead connection is noticed and dropped here."""
@@ -256,15 +354,20 @@ class ConfirmedPublisher:
                 pass
             raw.heartbeat_tick()
         except CONNECTION_ERRORS:
-            self.close()
+            self.close(broken=True)
 
-    def close(self) -> None:
+    def close(self, *, broken: bool = False) -> None:
+        """Close politely when done; drop a broken connection without waiting on the broker."""
         connection, self._connection, self._channel = self._connection, None, None
-        if connection is not None:
-            try:
-                connection.release()
-            except Exception:  # closing a broken connection may fail in many ways
-                pass
+        if connection is None:
+            return
+        if broken:
+            discard(connection)
+            return
+        try:
+            connection.release()
+        except Exception:  # a close-ok that never comes is bounded by io_timeout
+            discard(connection)
 
 
 class InProcessPublisher:
@@ -295,7 +398,7 @@ class InProcessPublisher:
     def keepalive(self) -> None:
         return None
 
-    def close(self) -> None:
+    def close(self, *, broken: bool = False) -> None:
         if self._connection is not None:
             self._connection.release()
             self._connection = None
@@ -312,9 +415,12 @@ def broker_reachable(settings: Settings) -> bool:
         return True
     connection = connect(settings)
     try:
-        connection.ensure_connection(max_retries=1, timeout=settings.connect_timeout)
-        return True
+        establish(connection, settings)
     except Exception:
+        discard(connection)
         return False
-    finally:
+    try:
         connection.release()
+    except Exception:
+        discard(connection)
+    return True

@@ -23,8 +23,10 @@ from shared.broker import (
     CONNECTION_ERRORS,
     BrokerUnavailable,
     QueueTopology,
+    check_interval,
     connect,
     declare_topology,
+    establish,
     make_publisher,
 )
 from shared.events import (
@@ -169,11 +171,13 @@ class EventConsumer:
         self.max_attempts = len(self.settings.retry_delays) + 1
         self.stats = {"handled": 0, "duplicates": 0, "retried": 0, "parked": 0}
         self._publisher = None
+        self._consuming = False
 
     def run(self, stop: threading.Event) -> None:
         backoff = 0.5
         while not stop.is_set():
             self._publisher = make_publisher(self.settings)
+            self._consuming = False
             try:
                 with connect(self.settings) as connection:
                     self._consume(connection, stop)
@@ -183,8 +187,10 @@ class EventConsumer:
                 self._wait_for_database(stop)
                 continue
             except (*CONNECTION_ERRORS, BrokerUnavailable, HandOnFailed) as error:
+                backoff = 0.5 if self._consuming else backoff  # a fresh outage, a fresh back-off
                 log.warning("broker connection lost: %s; reconnecting in %.1fs", error, backoff)
             except Exception:
+                backoff = 0.5 if self._consuming else backoff
                 log.exception("consumer failed; restarting in %.1fs", backoff)
             else:
                 continue
@@ -194,7 +200,7 @@ class EventConsumer:
             backoff = min(backoff * 2, 5.0)
 
     def _consume(self, connection: Connection, stop: threading.Event) -> None:
-        connection.ensure_connection(max_retries=1, timeout=self.settings.connect_timeout)
+        establish(connection, self.settings)
         declare_topology(connection, self.topology)
         channel = connection.channel()
         main = [q for q in self.topology.queues() if q.name == self.topology.main]
@@ -206,9 +212,10 @@ class EventConsumer:
             prefetch_count=self.settings.prefetch,
         ):
             log.info("consuming %s", self.topology.main)
+            self._consuming = True
             while not stop.is_set():
                 try:
-                    connection.drain_events(timeout=1.0)
+                    connection.drain_events(timeout=check_interval(self.settings))
                 except socket.timeout:
                     pass
                 if not self.settings.is_embedded_broker:
@@ -245,6 +252,8 @@ class EventConsumer:
         else:
             self.stats["handled"] += outcome.handled
             self.stats["duplicates"] += outcome.duplicates
+            if outcome.duplicates:
+                log.info("redelivered event absorbed by the inbox", extra={"handlers": outcome.duplicates})
             crash_point("consumer.after_commit")
             message.ack()
 
