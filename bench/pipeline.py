@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
+from bench import memory
 from bench.platform import LOCATION, ORG
 from bench.stats import percentile
 from shared.db import normalise_url
@@ -148,9 +149,11 @@ def run_burst(platform, count: int, timeout: float = 300.0) -> dict:
     observer = Observer(platform.db_url("sessions"), platform.db_url("followup"), platform.db_url("notify"))
     tag = f"burst-{uuid.uuid4().hex[:8]}"
     try:
+        cpu_before = memory.cpu_by_role(platform)
         committed = injector.burst(tag, count)
         done = observer.wait(tag, count, timeout)
         finished = time.time()
+        cpu = memory.cpu_used(cpu_before, memory.cpu_by_role(platform))
         timing = observer.timings(tag, injector.created)
         delivered, followups = observer.counts(tag)
         end = max(t.timestamp() for t in (timing["last_delivered"], timing["last_followup"]) if t) if delivered else finished
@@ -159,6 +162,8 @@ def run_burst(platform, count: int, timeout: float = 300.0) -> dict:
             "events": count, "completed": bool(done), "delivered": delivered, "followups": followups,
             "seconds": round(elapsed, 3), "events_per_s": round(min(delivered, followups) / elapsed, 1),
             "payload_bytes": injector.payload_bytes,
+            "cpu_ms_per_event": {role: round(sec * 1000 / count, 2) for role, sec in sorted(cpu.items()) if sec > 0},
+            "cpu_seconds": cpu,
         }  # fmt: skip
     finally:
         injector.close()
