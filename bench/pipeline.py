@@ -25,13 +25,19 @@ from shared.events import Event
 
 
 class Injector:
-    """Writes completed sessions with their session.completed outbox rows into sessions' DB."""
+    """Writes completed sessions with their session.completed outbox rows into sessions' DB,
+    after giving notify each client's contact card (as intake's client.contact.v1 would have),
+    so the aftercare message is really sent rather than deferred for want of an address."""
 
-    def __init__(self, sessions_db_url: str) -> None:
+    def __init__(self, platform) -> None:
+        from notify import models as notify_models
         from sessions import models  # noqa: F401  (the mapped tables)
+        from shared import crypto
 
-        self.models = models
-        self.engine = create_engine(normalise_url(sessions_db_url), pool_size=2)
+        crypto.register_key("notify", (platform.var / "notify.key").read_text().strip())
+        self.models, self.notify_models = models, notify_models
+        self.engine = create_engine(normalise_url(platform.db_url("sessions")), pool_size=2)
+        self.notify_engine = create_engine(normalise_url(platform.db_url("notify")), pool_size=2)
         self.therapist_id = str(uuid.uuid4())
         with Session(self.engine) as session:
             session.add(models.Therapist(
@@ -42,12 +48,25 @@ class Injector:
         self.payload_bytes = 0
         self.created: dict[str, datetime] = {}
 
+    def _contacts(self, tag: str, count: int) -> list[str]:
+        clients = [str(uuid.uuid4()) for _ in range(count)]
+        now = datetime.now(timezone.utc)
+        with Session(self.notify_engine) as session:
+            session.add_all([self.notify_models.Contact(
+                client_id=cid, org_id=ORG, location_id=tag, version=1, updated_at=now,
+                card={"first_name": "Bench", "email": f"{cid[:8]}@example.com", "phone": None, "language": "en",
+                      "preferred_channel": "email"},
+            ) for cid in clients])  # fmt: skip
+            session.commit()
+        return clients
+
     def _rows(self, tag: str, count: int) -> list:
         m = self.models
         rows = []
+        clients = self._contacts(tag, count)
         now = datetime.now(timezone.utc)
-        for _ in range(count):
-            sid, cid = str(uuid.uuid4()), str(uuid.uuid4())
+        for cid in clients:
+            sid = str(uuid.uuid4())
             started = now - timedelta(hours=1)
             rows.append(m.TreatmentSession(
                 id=sid, org_id=ORG, location_id=tag, client_id=cid, therapist_id=self.therapist_id,
@@ -92,6 +111,7 @@ class Injector:
 
     def close(self) -> None:
         self.engine.dispose()
+        self.notify_engine.dispose()
 
 
 class Observer:
@@ -120,6 +140,24 @@ class Observer:
             time.sleep(0.05)
         return False
 
+    def quiesce(self, timeout: float = 60.0) -> float:
+        """Wait until earlier work is digested: no pending outbox row in any of the three
+        services and no pending delivery in notify. Returns the seconds waited."""
+        began = time.monotonic()
+        while time.monotonic() - began < timeout:
+            busy = 0
+            for engine in (self.sessions, self.followup, self.notify):
+                with engine.connect() as c:
+                    busy += c.execute(text("SELECT count(*) FROM outbox WHERE status = 'pending'")).scalar()
+            with self.notify.connect() as c:
+                busy += c.execute(text(
+                    "SELECT count(*) FROM deliveries WHERE status = 'pending' AND not_before <= now()"
+                )).scalar()
+            if not busy:
+                break
+            time.sleep(0.2)
+        return round(time.monotonic() - began, 1)
+
     def timings(self, tag: str, created: dict) -> dict:
         with self.notify.connect() as c:
             delivered = dict(c.execute(
@@ -145,10 +183,11 @@ class Observer:
 
 def run_burst(platform, count: int, timeout: float = 300.0) -> dict:
     """Peak sustained throughput: ``count`` events committed at once, until all are recorded."""
-    injector = Injector(platform.db_url("sessions"))
+    injector = Injector(platform)
     observer = Observer(platform.db_url("sessions"), platform.db_url("followup"), platform.db_url("notify"))
     tag = f"burst-{uuid.uuid4().hex[:8]}"
     try:
+        observer.quiesce()
         cpu_before = memory.cpu_by_role(platform)
         committed = injector.burst(tag, count)
         done = observer.wait(tag, count, timeout)
@@ -172,17 +211,19 @@ def run_burst(platform, count: int, timeout: float = 300.0) -> dict:
 
 def run_paced(platform, rate: float, duration: float, timeout: float = 120.0) -> dict:
     """Latency under open-loop load at ``rate`` events/s for ``duration`` seconds."""
-    injector = Injector(platform.db_url("sessions"))
+    injector = Injector(platform)
     observer = Observer(platform.db_url("sessions"), platform.db_url("followup"), platform.db_url("notify"))
     tag = f"paced-{uuid.uuid4().hex[:8]}"
     try:
+        settled = observer.quiesce()
+        time.sleep(1.0)
         started = time.monotonic()
         sent = injector.paced(tag, rate, duration)
         achieved = sent / (time.monotonic() - started)
         observer.wait(tag, sent, timeout)
         latencies = observer.timings(tag, injector.created)["latencies_ms"]
         return {
-            "rate": round(rate, 1), "achieved_rate": round(achieved, 1), "events": sent,
+            "rate": round(rate, 1), "achieved_rate": round(achieved, 1), "events": sent, "settled_after_s": settled,
             "recorded": len(latencies), "p50_ms": percentile(latencies, 50),
             "p99_ms": percentile(latencies, 99), "max_ms": round(max(latencies), 1) if latencies else None,
         }  # fmt: skip
