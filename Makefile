@@ -53,7 +53,7 @@ BENCH_ARGS ?=
 bench: install
 	scripts/ensure-nginx
 	scripts/ensure-wrk
-	timeout 900 $(BIN)/python -m bench $(BENCH_ARGS)
+	timeout --signal=TERM --kill-after=60 840 $(BIN)/python -m bench $(BENCH_ARGS)
 
 test-fast: install
 	$(BIN)/pytest services tests/integration

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform as host
 import shutil
+import signal
 import sys
 import time
 import traceback
@@ -35,7 +35,24 @@ def log(message: str) -> None:
     print(f"[bench {datetime.now(timezone.utc):%H:%M:%S}] {message}", flush=True)
 
 
-def _guard(results: dict, section: str, run) -> None:
+class Budget:
+    """The run's time budget: a section that would start after it is skipped (and said so)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.deadline = time.monotonic() + seconds
+
+    def left(self) -> float:
+        return self.deadline - time.monotonic()
+
+
+BUDGET: Budget | None = None
+
+
+def _guard(results: dict, section: str, run, needs: float = 0.0) -> None:
+    if BUDGET is not None and BUDGET.left() < needs:
+        results.setdefault("skipped", {})[section] = f"time budget: {BUDGET.left():.0f}s left, needs ~{needs:.0f}s"
+        log(f"skipping {section}: out of time budget")
+        return
     began = time.monotonic()
     try:
         results[section] = run()
@@ -45,6 +62,11 @@ def _guard(results: dict, section: str, run) -> None:
     results.setdefault("section_seconds", {})[section] = round(time.monotonic() - began, 1)
 
 
+def _interrupt(_signum, _frame) -> None:
+    """SIGTERM (make's timeout) unwinds like Ctrl-C, so every platform is taken down."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--quick", action="store_true", help="small, fast smoke scale")
@@ -52,7 +74,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="docs/performance.md")
     parser.add_argument("--results", default="var/bench/results.json")
     parser.add_argument("--work", default="var/bench/run")
+    parser.add_argument("--budget", type=float, default=780.0,
+                        help="seconds; sections that would start later are skipped so the report is always written")
     args = parser.parse_args(argv)
+    global BUDGET
+    BUDGET = Budget(args.budget)
+    signal.signal(signal.SIGTERM, _interrupt)
     scale_name = "quick" if args.quick else "full"
     scale = SCALES[scale_name]
     only = [s for s in args.only.split(",") if s]
@@ -81,19 +108,23 @@ def main(argv: list[str] | None = None) -> int:
                         rate = max(1.0, peak / 4)
                         log(f"pipeline: paced at {rate:.1f}/s for {scale['paced_seconds']}s")
                         _guard(results, "pipeline_paced",
-                               lambda: pipeline.run_paced(platform, rate, scale["paced_seconds"]))
+                               lambda: pipeline.run_paced(platform, rate, scale["paced_seconds"]),
+                               needs=scale["paced_seconds"] + 30)
                     if "api" in only:
                         log("api: wrk against booking, reading and the baseline")
                         _guard(results, "api", lambda: api.run(
-                            platform, work, duration=scale["api_seconds"], connections=scale["api_connections"]))
+                            platform, work, duration=scale["api_seconds"], connections=scale["api_connections"]),
+                            needs=4 * scale["api_seconds"] + 30)
                     if "journeys" in only:
                         log("journeys: `make up` mode")
                         _guard(results, "journeys_up", lambda: journeys.run(
-                            platform, concurrency=scale["journey_concurrency"], duration=scale["journey_seconds"]))
+                            platform, concurrency=scale["journey_concurrency"], duration=scale["journey_seconds"]),
+                            needs=scale["journey_seconds"] + 30)
                 results["memory_load"] = sampler.peak
                 if "growth" in only:
                     log(f"growth: {scale['growth']} rows")
-                    _guard(results, "growth", lambda: growth.run(platform, scale["growth"], scale["growth_requests"]))
+                    _guard(results, "growth", lambda: growth.run(
+                        platform, scale["growth"], scale["growth_requests"], budget=BUDGET.left), needs=60)
         if "pipeline" in only:
             size = (results.get("pipeline_burst") or {}).get("payload_bytes") or 600
             log(f"baseline: raw pika, {scale['raw_burst']} persistent confirmed messages")
@@ -103,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:
         if "scale" in only:
             curve = {}
             for consumers in scale["consumers"]:
+                if BUDGET.left() < 90:
+                    curve[consumers] = {"error": "skipped: out of time budget"}
+                    continue
                 if consumers == 1 and results.get("pipeline_burst") and scale["scale_burst"] == scale["burst"]:
                     curve[consumers] = results["pipeline_burst"]
                     continue
@@ -122,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
             with Embedded(work / "embedded") as platform:
                 return journeys.run(platform, concurrency=scale["journey_concurrency"], duration=scale["journey_seconds"])
 
-        _guard(results, "journeys_embedded", embedded)
+        _guard(results, "journeys_embedded", embedded, needs=scale["journey_seconds"] + 30)
     results["total_seconds"] = round(time.monotonic() - began, 1)
     Path(args.results).parent.mkdir(parents=True, exist_ok=True)
     Path(args.results).write_text(json.dumps(results, indent=2, default=str))

@@ -180,18 +180,28 @@ def explain(platform, repeats: int = 5) -> tuple[dict[str, str], dict[str, float
     return plans, executions
 
 
-def run(platform, scales: list[int], requests_per_probe: int) -> dict:
+def run(platform, scales: list[int], requests_per_probe: int, budget=None) -> dict:
     therapist = _therapist(platform)
     seed_probes(platform, therapist)
     results: dict = {"scales": scales, "by_scale": {}, "seed_seconds": {}}
     have = 0
+    done = []
+    per_row = 0.0
     for scale in scales:
+        # Seeding costs about the same per row at every step: skip a step that cannot finish.
+        if budget is not None and per_row and per_row * (scale - have) + 30 > budget():
+            results["skipped"] = f"{scale:,} rows: seeding would not finish within the time budget"
+            break
+        began = time.monotonic()
         results["seed_seconds"][scale] = round(grow(platform, therapist, have + 1, scale), 1)
+        per_row = (time.monotonic() - began) / (scale - have)
         have = scale
+        done.append(scale)
         time.sleep(2)  # let the seeding's checkpoint and autovacuum settle
         results["by_scale"][scale] = measure(platform, requests_per_probe)
         plans, executions = explain(platform)
         for name, ms in executions.items():
             results["by_scale"][scale][name]["db_ms"] = ms
     results["plans"] = plans
+    results["scales"] = done
     return results

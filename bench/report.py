@@ -158,6 +158,8 @@ def render(results: dict) -> str:
     if results.get("scale") != "full":
         lines += [f"> This run used the **{results.get('scale')}** scale: small samples, for a smoke check. "
                   "`make bench` without BENCH_ARGS runs the full scale.", ""]
+    if results.get("skipped"):
+        lines += ["## Sections skipped", "", *(f"- **{k}**: {v}" for k, v in results["skipped"].items()), ""]
     if results.get("errors"):
         lines += ["## Sections that failed", "", *(f"- **{k}**: `{v}`" for k, v in results["errors"].items()), ""]
     lines += ["## Summary", "", *_md_table(("Figure", "Measured", "Baseline (same run)", "Ratio", "Goal"), rows(results)), ""]
@@ -167,7 +169,14 @@ def render(results: dict) -> str:
               "Each was kept only because a benchmark showed its effect; the commit message states the figure "
               "(measured on the loaded development machine, so read it as a direction, not a constant).", ""]
     lines += [f"- `{c}`" for c in commits] or ["- none yet"]
-    lines.append("")
+    lines += ["", "Tried and not kept (no effect the benchmarks could tell from noise):", "",
+              "- claiming the inbox row first with `INSERT .. ON CONFLICT DO NOTHING` instead of SELECT-then-INSERT: "
+              "`python -m bench.dispatch` showed the consumer's Python and PostgreSQL CPU per message unchanged within "
+              "run-to-run spread (the handler's own ORM work dominates);",
+              "- caching marshmallow schema instances for event validation: a timeit check put it at a small "
+              "fraction of the consumer's cost per message, too little to show.", "",
+              "Tools for judging a change without the whole run: `python -m bench.dispatch` (consumer cost per "
+              "message, in-process) and `python -m bench.readcost` (CPU per session read, in-process).", ""]
     return "\n".join(lines)
 
 
@@ -232,9 +241,12 @@ def _api(results: dict) -> list[str]:
     out += _md_table(("Endpoint", "Requests/s (2xx)", "p50 ms", "p99 ms", "Requests", "Non-2xx", "Socket errors"), body)
     out += ["", "A request to Rapport verifies a JWT, parses and validates with marshmallow, opens a database "
             "transaction (booking: locks the therapist, checks consent, holds and overlaps, inserts the session and "
-            "its outbox row) and serialises the answer; the baseline does none of that. On this machine the web "
-            "workers, PostgreSQL, nginx and wrk share the same CPUs, so the ratio is bounded by the CPU each request "
-            "spends in Python and PostgreSQL.", ""]
+            "its outbox row) and serialises the answer; the baseline does none of that. Each booking also sets "
+            "the event pipeline going (session.booked.v1 → notify's consumer records a booking confirmation, its relay "
+            "sends it and publishes notification.sent), and that work competes for the same CPUs while wrk runs. On "
+            "this machine the web workers, PostgreSQL, RabbitMQ, nginx and wrk share the same CPUs, so the ratio is "
+            "bounded by the CPU each request spends in Python and PostgreSQL; `python -m bench.readcost` measures "
+            "that cost in-process.", ""]
     return out
 
 
@@ -258,7 +270,9 @@ def _growth(results: dict) -> list[str]:
                      _fmt(ratio(by[scales[-1]][name].get("db_ms"), by[scales[0]][name].get("db_ms")), "×")))
     out += _md_table(("Probe (HTTP p50 / p99 / database ms)", *(f"{s:,} rows" for s in scales),
                       f"HTTP p50 {scales[-1]:,} ÷ {scales[0]:,}", "database ÷"), body)
-    out += ["", f"Seeding took {grow.get('seed_seconds')} seconds per step.", "",
+    if grow.get("skipped"):
+        out += ["", f"Not run: {grow['skipped']}."]
+    out += ["", "Seeding took " + ", ".join(f"{v} s to reach {int(k):,} rows" for k, v in (grow.get("seed_seconds") or {}).items()) + ".", "",
             f"Query plans at {scales[-1]:,} rows (`EXPLAIN ANALYZE` of the SQL each endpoint runs):", ""]
     for name, plan in (grow.get("plans") or {}).items():
         out += [f"**{name}**", "", "```", plan, "```", ""]
