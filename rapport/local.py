@@ -225,7 +225,7 @@ def wait_until_ready(layout: Layout, timeout: float) -> None:
                         pending.discard(service)
             except (urllib.error.URLError, OSError):
                 pass
-        dead = [name for name in _expected(layout) if name not in running_processes(layout)]
+        dead = [name for name in expected_processes(layout) if name not in running_processes(layout)]
         if dead:
             down(layout)
             raise LocalModeError(f"processes exited during start: {', '.join(dead)}; see {layout.log_dir}")
@@ -241,7 +241,7 @@ def consumer_names(layout: Layout, service: str) -> list[str]:
     return [f"{service}-consumer"] + [f"{service}-consumer-{n}" for n in range(2, layout.consumers + 1)]
 
 
-def _expected(layout: Layout) -> list[str]:
+def expected_processes(layout: Layout) -> list[str]:
     names = []
     for service in SERVICES:
         names += [f"{service}-web", *consumer_names(layout, service), f"{service}-relay"]
