@@ -37,12 +37,12 @@ SEED = {
                CASE WHEN g %% 50 = 0 THEN %(loc)s ELSE 'loc-' || (g %% 50) END,
                md5('c' || (g %% 20000))::uuid::text, %(therapist)s,
                t, t + interval '60 minutes', 60, 'swedish', '["shoulders"]'::json,
-               (ARRAY['booked','completed','cancelled'])[1 + g %% 3], 1, md5('k' || g)::uuid::text, 'bench',
+               (ARRAY['booked','completed','cancelled'])[(1 + g %% 3)::int], 1, md5('k' || g)::uuid::text, 'bench',
                t - interval '7 days', t - interval '7 days'
         FROM (SELECT g, timestamptz '2025-01-01' + (g * 7919 %% 1051200) * interval '1 minute'
                         + CASE WHEN g %% 50 = 0 AND (g * 7919 %% 1051200) / 1440 = 433 THEN interval '1 day'
                                ELSE interval '0' END AS t
-              FROM generate_series(%(start)s::int, %(stop)s::int) AS g) AS rows
+              FROM generate_series(%(start)s::bigint, %(stop)s::bigint) AS g) AS rows
     """,
     "followups": """
         INSERT INTO followups (id, org_id, location_id, session_id, client_id, therapist_id,
@@ -51,11 +51,11 @@ SEED = {
                CASE WHEN g %% 50 = 0 THEN %(loc)s ELSE 'loc-' || (g %% 50) END,
                md5('s' || g || %(salt)s), md5('c' || (g %% 20000)), 'bench-therapist',
                t, t + interval '1 day',
-               CASE WHEN g %% 50 = 0 THEN (ARRAY['responded','cancelled','escalated'])[1 + g / 50 %% 3]
-                    ELSE (ARRAY['due','responded','cancelled','escalated'])[1 + g %% 4] END,
+               CASE WHEN g %% 50 = 0 THEN (ARRAY['responded','cancelled','escalated'])[(1 + g / 50 %% 3)::int]
+                    ELSE (ARRAY['due','responded','cancelled','escalated'])[(1 + g %% 4)::int] END,
                1, '[]'::json, t, t
         FROM (SELECT g, timestamptz '2025-01-01' + (g * 7919 %% 1051200) * interval '1 minute' AS t
-              FROM generate_series(%(start)s::int, %(stop)s::int) AS g) AS rows
+              FROM generate_series(%(start)s::bigint, %(stop)s::bigint) AS g) AS rows
     """,
     "deliveries": """
         INSERT INTO deliveries (id, event_id, org_id, location_id, client_id, template, channel,
@@ -65,7 +65,7 @@ SEED = {
                md5('c' || (g %% 20000))::uuid::text, 'aftercare', 'email', 'client', '{}'::json,
                'sent', 1, t, t, t
         FROM (SELECT g, timestamptz '2025-01-01' + (g * 7919 %% 1051200) * interval '1 minute' AS t
-              FROM generate_series(%(start)s::int, %(stop)s::int) AS g) AS rows
+              FROM generate_series(%(start)s::bigint, %(stop)s::bigint) AS g) AS rows
     """,
 }
 DATABASE = {"sessions": "sessions", "followups": "followup", "deliveries": "notify"}
