@@ -166,11 +166,25 @@ class Observer:
             ).all())  # fmt: skip
         with self.followup.connect() as c:
             followed = c.execute(text("SELECT max(created_at) FROM followups WHERE location_id = :t"), {"t": tag}).scalar()
+        with self.sessions.connect() as c:
+            published = dict(c.execute(
+                text("SELECT id, published_at FROM outbox WHERE id = ANY(:ids)"), {"ids": list(created)}
+            ).all())  # fmt: skip
         latencies = sorted(
             (delivered[i] - created[i]).total_seconds() * 1000 for i in delivered if i in created
         )  # fmt: skip
+        relay = sorted(
+            (published[i] - created[i]).total_seconds() * 1000 for i in delivered if published.get(i)
+        )  # fmt: skip
+        consumer = sorted(
+            (delivered[i] - published[i]).total_seconds() * 1000 for i in delivered if published.get(i)
+        )  # fmt: skip
         return {
             "latencies_ms": latencies,
+            "stages": {
+                "relay (committed -> confirmed by RabbitMQ)": relay,
+                "broker + notify consumer (confirmed -> delivery recorded)": consumer,
+            },
             "first_created": min(created.values()) if created else None,
             "last_delivered": max(delivered.values()) if delivered else None,
             "last_followup": followed,
@@ -221,11 +235,17 @@ def run_paced(platform, rate: float, duration: float, timeout: float = 120.0) ->
         sent = injector.paced(tag, rate, duration)
         achieved = sent / (time.monotonic() - started)
         observer.wait(tag, sent, timeout)
-        latencies = observer.timings(tag, injector.created)["latencies_ms"]
+        timing = observer.timings(tag, injector.created)
+        latencies = timing["latencies_ms"]
+        stages = {
+            name: {"p50_ms": percentile(v, 50), "p99_ms": percentile(v, 99), "max_ms": round(max(v), 1) if v else None}
+            for name, v in timing["stages"].items()
+        }  # fmt: skip
         return {
             "rate": round(rate, 1), "achieved_rate": round(achieved, 1), "events": sent, "settled_after_s": settled,
             "recorded": len(latencies), "p50_ms": percentile(latencies, 50),
-            "p99_ms": percentile(latencies, 99), "max_ms": round(max(latencies), 1) if latencies else None,
+            "p95_ms": percentile(latencies, 95), "p99_ms": percentile(latencies, 99),
+            "max_ms": round(max(latencies), 1) if latencies else None, "stages": stages,
         }  # fmt: skip
     finally:
         injector.close()
