@@ -27,7 +27,7 @@ SCALES = {
                   journey_concurrency=2, journey_seconds=15),
     "full": dict(burst=2000, paced_seconds=30, raw_burst=10_000, api_seconds=20, api_connections=16,
                  growth=[10_000, 100_000, 1_000_000], growth_requests=100, consumers=[1, 2, 4], scale_burst=2000,
-                 journey_concurrency=4, journey_seconds=60),
+                 journey_concurrency=4, journey_seconds=30),
 }
 
 
@@ -131,6 +131,16 @@ def main(argv: list[str] | None = None) -> int:
             _guard(results, "raw_burst", lambda: rawmq.run_burst(vhost.url, scale["raw_burst"], size, 32, work))
             rate = (results.get("pipeline_paced") or {}).get("rate") or 5.0
             _guard(results, "raw_paced", lambda: rawmq.run_paced(vhost.url, rate, scale["paced_seconds"], size, 32, work))
+        if "journeys" in only:
+            log("journeys: embedded mode (`rapport run`)")
+
+            def embedded():
+                with Embedded(work / "embedded") as platform:
+                    return journeys.run(
+                        platform, concurrency=scale["journey_concurrency"], duration=scale["journey_seconds"]
+                    )
+
+            _guard(results, "journeys_embedded", embedded, needs=scale["journey_seconds"] + 30)
         if "scale" in only:
             curve = {}
             for consumers in scale["consumers"]:
@@ -149,14 +159,6 @@ def main(argv: list[str] | None = None) -> int:
                     traceback.print_exc()
                     curve[consumers] = {"error": f"{type(error).__name__}: {error}"}
             results["scale_out"] = curve
-    if "journeys" in only:
-        log("journeys: embedded mode (`rapport run`)")
-
-        def embedded():
-            with Embedded(work / "embedded") as platform:
-                return journeys.run(platform, concurrency=scale["journey_concurrency"], duration=scale["journey_seconds"])
-
-        _guard(results, "journeys_embedded", embedded, needs=scale["journey_seconds"] + 30)
     results["total_seconds"] = round(time.monotonic() - began, 1)
     Path(args.results).parent.mkdir(parents=True, exist_ok=True)
     Path(args.results).write_text(json.dumps(results, indent=2, default=str))

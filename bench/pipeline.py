@@ -114,6 +114,25 @@ class Injector:
         self.notify_engine.dispose()
 
 
+def _queued(amqp_url: str) -> int:
+    """Messages ready in the services' main queues (passive declares; 0 if one is missing)."""
+    import pika
+
+    total = 0
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    try:
+        for service in ("intake", "sessions", "followup", "notify"):
+            channel = connection.channel()
+            try:
+                total += channel.queue_declare(f"rapport.{service}", passive=True).method.message_count
+                channel.close()
+            except pika.exceptions.ChannelClosedByBroker:
+                pass
+    finally:
+        connection.close()
+    return total
+
+
 class Observer:
     """Reads what followup and notify recorded for one run's events (by their location tag)."""
 
@@ -140,12 +159,14 @@ class Observer:
             time.sleep(0.05)
         return False
 
-    def quiesce(self, timeout: float = 60.0) -> float:
+    def quiesce(self, amqp_url: str | None = None, timeout: float = 120.0) -> float:
         """Wait until earlier work is digested: no pending outbox row in any of the three
-        services and no pending delivery in notify. Returns the seconds waited."""
+        services, no due pending delivery in notify, and no message waiting in any service's
+        queue (a burst leaves thousands of follow-on events queued after the outboxes are
+        empty). Returns the seconds waited."""
         began = time.monotonic()
         while time.monotonic() - began < timeout:
-            busy = 0
+            busy = _queued(amqp_url) if amqp_url else 0
             for engine in (self.sessions, self.followup, self.notify):
                 with engine.connect() as c:
                     busy += c.execute(text("SELECT count(*) FROM outbox WHERE status = 'pending'")).scalar()
@@ -201,7 +222,7 @@ def run_burst(platform, count: int, timeout: float = 300.0) -> dict:
     observer = Observer(platform.db_url("sessions"), platform.db_url("followup"), platform.db_url("notify"))
     tag = f"burst-{uuid.uuid4().hex[:8]}"
     try:
-        observer.quiesce()
+        observer.quiesce(platform.amqp_url)
         cpu_before = memory.cpu_by_role(platform)
         committed = injector.burst(tag, count)
         done = observer.wait(tag, count, timeout)
@@ -229,7 +250,7 @@ def run_paced(platform, rate: float, duration: float, timeout: float = 120.0) ->
     observer = Observer(platform.db_url("sessions"), platform.db_url("followup"), platform.db_url("notify"))
     tag = f"paced-{uuid.uuid4().hex[:8]}"
     try:
-        settled = observer.quiesce()
+        settled = observer.quiesce(platform.amqp_url)
         time.sleep(1.0)
         started = time.monotonic()
         sent = injector.paced(tag, rate, duration)
