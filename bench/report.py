@@ -304,6 +304,15 @@ def _scale(results: dict) -> list[str]:
         body.append((n, r.get("events_per_s", r.get("error")), r.get("seconds"), round(sum(cpu.values()), 2) if cpu else "n/a"))
     out += _md_table(("Consumers per service", "Events/s", "Seconds", "CPU ms / event (all processes)"), body)
     cpus = (results.get("machine") or {}).get("cpus")
+    rates = [(int(n), scale[n].get("events_per_s")) for n in sorted(scale, key=int) if scale[n].get("events_per_s")]
+    if len(rates) >= 2:
+        steps = ", ".join(f"{a}→{b} consumers ×{ratio(rb, ra)}" for (a, ra), (b, rb) in zip(rates, rates[1:]))
+        burst = results.get("pipeline_burst") or {}
+        total = sum((burst.get("cpu_ms_per_event") or {}).values())
+        ceiling = round(cpus * 1000 / total) if total and cpus else None
+        out += ["", f"Measured here: {steps}. The CPU the pipeline spends per event (section 1) puts its ceiling "
+                f"on {cpus} CPUs near {ceiling} events/s even with every CPU given to it, which they are not: the "
+                "load generator and the other engineers' runs take their share."]
     out += ["", f"On {cpus} CPUs more consumers only help while a consumer waits (on PostgreSQL commits, on the "
             "broker); once the CPUs are busy, more processes add context switches and connections and the curve "
             "flattens or falls. The relay is one process per service and publishes in confirmed batches, so it is "
@@ -343,3 +352,11 @@ def _journeys(results: dict) -> list[str]:
             out += ["", f"First {label} error: `{r['first_error']}`"]
     out.append("")
     return out
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    # python -m bench.report RESULTS.json OUT.md: re-render a run's figures (e.g. after a wording change).
+    Path(sys.argv[2]).write_text(render(json.loads(Path(sys.argv[1]).read_text())))
