@@ -47,6 +47,14 @@ chaos: install
 	RAPPORT_CHAOS_PROFILE=full RAPPORT_CHAOS_RESULTS=var/chaos timeout 600 $(BIN)/pytest tests/reliability -q
 	RAPPORT_CHAOS_RESULTS=var/chaos $(BIN)/python -m tests.reliability.report docs/reliability.md
 
+# Benchmarks against same-run baselines on this machine's PostgreSQL and RabbitMQ in `make up`
+# mode; writes docs/performance.md. BENCH_ARGS=--quick for a fast smoke run. Bounded to 15 minutes.
+BENCH_ARGS ?=
+bench: install
+	scripts/ensure-nginx
+	scripts/ensure-wrk
+	timeout --signal=TERM --kill-after=60 840 $(BIN)/python -m bench $(BENCH_ARGS)
+
 test-fast: install
 	$(BIN)/pytest services tests/integration
 

@@ -142,7 +142,7 @@ def status() -> None:
 
     layout = local.Layout.from_env()
     running = local.running_processes(layout)
-    for name in [f"{s}-{r}" for s in SERVICES for r in local.ROLES] + ["gateway"]:
+    for name in local.expected_processes(layout):
         click.echo(f"{name:22} {'running pid ' + str(running[name]) if name in running else 'stopped'}")
 
 

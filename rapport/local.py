@@ -43,6 +43,7 @@ class Layout:
     db_prefix: str
     gateway_port: int
     port_base: int
+    consumers: int = 1
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Layout":
@@ -53,6 +54,7 @@ class Layout:
             db_prefix=environ.get("RAPPORT_DB_PREFIX", "rapport_"),
             gateway_port=int(environ.get("RAPPORT_GATEWAY_PORT", "8080")),
             port_base=int(environ.get("RAPPORT_SERVICE_PORT_BASE", "8101")),
+            consumers=max(1, int(environ.get("RAPPORT_CONSUMERS", "1"))),
         )
 
     def port(self, service: str) -> int:
@@ -203,8 +205,9 @@ def up(layout: Layout, *, timeout: float = 90.0) -> None:
         env = service_environment(layout, service)
         bind = f"127.0.0.1:{layout.port(service)}"
         _spawn(layout, f"{service}-web", [python, "-m", "rapport.cli", "serve", service, "web", "--bind", bind], env)
-        for role in ("consumer", "relay"):
-            _spawn(layout, f"{service}-{role}", [python, "-m", "rapport.cli", "serve", service, role], env)
+        for name in consumer_names(layout, service):
+            _spawn(layout, name, [python, "-m", "rapport.cli", "serve", service, "consumer"], env)
+        _spawn(layout, f"{service}-relay", [python, "-m", "rapport.cli", "serve", service, "relay"], env)
     config = write_gateway_config(layout)
     _spawn(layout, "gateway", [_nginx_binary(), "-p", str(layout.gateway_dir), "-c", str(config), "-g", "daemon off;"], os.environ)
     wait_until_ready(layout, timeout)
@@ -222,7 +225,7 @@ def wait_until_ready(layout: Layout, timeout: float) -> None:
                         pending.discard(service)
             except (urllib.error.URLError, OSError):
                 pass
-        dead = [name for name in _expected(layout) if name not in running_processes(layout)]
+        dead = [name for name in expected_processes(layout) if name not in running_processes(layout)]
         if dead:
             down(layout)
             raise LocalModeError(f"processes exited during start: {', '.join(dead)}; see {layout.log_dir}")
@@ -233,8 +236,16 @@ def wait_until_ready(layout: Layout, timeout: float) -> None:
         raise LocalModeError(f"not ready after {timeout:.0f}s: {', '.join(sorted(pending))}; see {layout.log_dir}")
 
 
-def _expected(layout: Layout) -> list[str]:
-    return [f"{s}-{r}" for s in SERVICES for r in ROLES] + ["gateway"]
+def consumer_names(layout: Layout, service: str) -> list[str]:
+    """``RAPPORT_CONSUMERS`` competing consumer processes per service (default 1)."""
+    return [f"{service}-consumer"] + [f"{service}-consumer-{n}" for n in range(2, layout.consumers + 1)]
+
+
+def expected_processes(layout: Layout) -> list[str]:
+    names = []
+    for service in SERVICES:
+        names += [f"{service}-web", *consumer_names(layout, service), f"{service}-relay"]
+    return names + ["gateway"]
 
 
 def down(layout: Layout, *, grace: float = 10.0) -> list[str]:

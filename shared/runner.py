@@ -13,6 +13,7 @@ from shared.broker import BrokerUnavailable, make_publisher
 from shared.consumer import run_consumer
 from shared.relay import OutboxRelay
 from shared.service import Service
+from shared.wakeup import OutboxWakeup
 
 log = logging.getLogger("rapport.runner")
 
@@ -22,6 +23,7 @@ def run_relay(service: Service, stop: threading.Event) -> None:
     settings = service.settings
     publisher = make_publisher(settings)
     relay = OutboxRelay(service, publisher)
+    wakeup = OutboxWakeup(service)
     next_job_run = {job.name: 0.0 for job in service.jobs}
     backoff = 0.5
     try:
@@ -43,9 +45,9 @@ def run_relay(service: Service, stop: threading.Event) -> None:
             if published >= settings.relay_batch_size or ran:
                 continue
             publisher.keepalive()
-            service.outbox_signal.wait(settings.relay_poll_interval)
-            service.outbox_signal.clear()
+            wakeup.wait(settings.relay_poll_interval)
     finally:
+        wakeup.close()
         publisher.close()
 
 

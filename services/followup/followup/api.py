@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from flask import Response, jsonify
 from flask.views import MethodView
 from marshmallow import RAISE
@@ -32,9 +34,15 @@ PROBLEMS = {
 }
 
 
+@lru_cache(maxsize=None)
+def _detail_schema(hidden: tuple[str, ...]) -> FollowupDetail:
+    """Built once per set of hidden fields, not per request (see sessions.api)."""
+    return FollowupDetail(exclude=hidden)
+
+
 def _detail(followup: Followup, may_read_concerns: bool, status: int = 200) -> Response:
     hidden = () if may_read_concerns else ("response.concerns",)
-    response = jsonify(FollowupDetail(exclude=hidden).dump(followup))
+    response = jsonify(_detail_schema(hidden).dump(followup))
     response.status_code = status
     return response
 

@@ -44,6 +44,8 @@ class Followup(Base):
     __table_args__ = (
         Index("ix_followups_status_due", "status", "due_at"),
         Index("ix_followups_scope_due", "org_id", "location_id", "due_at"),
+        # "followups due at a location" (?location_id=&status=due) walks only the due ones.
+        Index("ix_followups_scope_status_due", "org_id", "location_id", "status", "due_at"),
         Index("ix_followups_org_client", "org_id", "client_id"),
     )
 

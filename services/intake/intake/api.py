@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from flask import jsonify
 from flask.views import MethodView
 
@@ -83,6 +85,12 @@ class IntakeForms(MethodView):
         return operations.submit_intake_form(unit_of_work(), principal(), client_id, data)
 
 
+@lru_cache(maxsize=None)
+def _form_schema(hidden: tuple[str, ...]) -> IntakeFormOut:
+    """Built once per set of hidden fields, not per request (see sessions.api)."""
+    return IntakeFormOut(exclude=hidden)
+
+
 @blp.route("/clients/<client_id>/intake-forms/latest")
 class LatestIntakeForm(MethodView):
     @allow("client", *CARE_TEAM)
@@ -91,7 +99,7 @@ class LatestIntakeForm(MethodView):
         """The latest form; health history only for the client, therapists and managers."""
         form, may_see_health = operations.latest_intake_form(unit_of_work(), principal(), client_id)
         hidden = () if may_see_health else ("health_history", "concerns")
-        return jsonify(IntakeFormOut(exclude=hidden).dump(form))
+        return jsonify(_form_schema(hidden).dump(form))
 
 
 @blp.route("/clients/<client_id>/consents")

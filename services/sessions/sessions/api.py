@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from flask import jsonify
 from flask.views import MethodView
 
@@ -52,6 +54,13 @@ PROBLEMS = {
 }
 
 PRIVATE_TEXT = ("notes", "stop_reason", "cancel_note", "check_ins.note")
+
+
+@lru_cache(maxsize=None)
+def _detail_schema(hidden: tuple[str, ...]) -> SessionDetail:
+    """One schema per set of hidden fields, built once: building one per request costs more
+    than the dump itself (marshmallow copies every declared field)."""
+    return SessionDetail(exclude=hidden)
 
 
 def _hidden_for(role: str) -> tuple[str, ...]:
@@ -131,7 +140,7 @@ class SessionById(MethodView):
         """A session with its check-ins; notes only for therapists and managers (audited)."""
         who = principal()
         found = operations.read_session(unit_of_work(), who, session_id)
-        return jsonify(SessionDetail(exclude=_hidden_for(who.role)).dump(found))
+        return jsonify(_detail_schema(_hidden_for(who.role)).dump(found))
 
 
 @blp.route("/sessions/<session_id>/start")
