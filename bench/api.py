@@ -22,6 +22,7 @@ import requests
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
+from bench import memory
 from bench.platform import LOCATION, ORG, PG_URL, free_port
 from shared.db import normalise_url
 
@@ -124,6 +125,19 @@ class Baseline:
                 process.kill()
 
 
+def _with_cpu(platform, run_wrk) -> dict:
+    """A wrk run, plus the CPU each of the platform's processes spent per answered request while
+    it ran (the work a request sets going downstream included, as far as it happened in time)."""
+    before = memory.cpu_by_role(platform)
+    result = run_wrk()
+    used = memory.cpu_used(before, memory.cpu_by_role(platform))
+    answered = max(1, result["requests"] - result["non2xx"])
+    result["cpu_ms_per_request"] = {
+        role: round(seconds * 1000 / answered, 2) for role, seconds in sorted(used.items()) if seconds > 0
+    }
+    return result
+
+
 def run(platform, root: Path, *, duration: int, connections: int, threads: int = 2) -> dict:
     web_workers = int(platform.env.get("RAPPORT_WEB_WORKERS", "2"))
     web_threads = int(platform.env.get("RAPPORT_WEB_THREADS", "4"))
@@ -146,9 +160,9 @@ def run(platform, root: Path, *, duration: int, connections: int, threads: int =
     session_id = first.json()["id"]
     load = dict(threads=threads, connections=connections, duration=duration)
     results = {
-        "read": wrk(platform.base_url, "read.lua", {
-            "BENCH_TOKEN": platform.token("manager"), "BENCH_PATH": f"/sessions/sessions/{session_id}"}, **load),
-        "book": wrk(platform.base_url, "book.lua", book_env, **load),
+        "read": _with_cpu(platform, lambda: wrk(platform.base_url, "read.lua", {
+            "BENCH_TOKEN": platform.token("manager"), "BENCH_PATH": f"/sessions/sessions/{session_id}"}, **load)),
+        "book": _with_cpu(platform, lambda: wrk(platform.base_url, "book.lua", book_env, **load)),
     }  # fmt: skip
     with Baseline(root / "baseline", web_workers, web_threads) as baseline:
         results["baseline_read"] = wrk(

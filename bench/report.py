@@ -253,6 +253,24 @@ def _api(results: dict) -> list[str]:
         body.append((label, r.get("rps"), r.get("p50_ms"), r.get("p99_ms"), r.get("requests"), r.get("non2xx"),
                      r.get("socket_errors")))
     out += _md_table(("Endpoint", "Requests/s (2xx)", "p50 ms", "p99 ms", "Requests", "Non-2xx", "Socket errors"), body)
+    cpu = {key: (api.get(key) or {}).get("cpu_ms_per_request") or {} for key in ("read", "book")}
+    if cpu["read"] or cpu["book"]:
+        roles = sorted(set(cpu["read"]) | set(cpu["book"]), key=lambda r: -(cpu["book"].get(r, 0) + cpu["read"].get(r, 0)))
+        out += ["", "CPU milliseconds per answered request while wrk ran, by process (what a request sets going "
+                "downstream is counted where it ran in time; wrk and the baseline are not in the table):", ""]
+        rows = [(role, cpu["read"].get(role, ""), cpu["book"].get(role, "")) for role in roles]
+        rows.append(("total", round(sum(cpu["read"].values()), 2), round(sum(cpu["book"].values()), 2)))
+        out += _md_table(("Process", "read: CPU ms / request", "booking: CPU ms / request"), rows)
+        cpus = (results.get("machine") or {}).get("cpus") or 1
+        ceilings = {key: round(cpus * 1000 / sum(cpu[key].values())) for key in cpu if sum(cpu[key].values())}
+        out += ["", f"With {cpus} CPUs and nothing else running, that CPU alone caps reading near "
+                f"{ceilings.get('read', 'n/a')} requests/s and booking near {ceilings.get('book', 'n/a')} "
+                "requests/s — before wrk's and nginx's own share."]
+        book_total = sum(cpu["book"].values())
+        if book_total:
+            elsewhere = 1 - cpu["book"].get("sessions-web", 0) / book_total
+            out[-1] += (f" {elsewhere:.0%} of booking's CPU is spent outside sessions' web workers: the work each "
+                        "booking sets going downstream and PostgreSQL.")
     out += ["", "A request to Rapport verifies a JWT, parses and validates with marshmallow, opens a database "
             "transaction (booking: locks the therapist, checks consent, holds and overlaps, inserts the session and "
             "its outbox row) and serialises the answer; the baseline does none of that. Each booking also sets "
