@@ -217,8 +217,8 @@ def _pipeline(results: dict) -> list[str]:
                 "each role; PostgreSQL = this platform's backends; RabbitMQ is the whole shared broker):", ""]
         out += _md_table(("Process", "CPU ms / event"), sorted(cpu.items(), key=lambda kv: -kv[1]))
         out += ["", f"Total {total} CPU ms per event ({own} without RabbitMQ). With {cpus} CPUs the ceiling from CPU "
-                f"alone is about {round(cpus * 1000 / total) if total else 'n/a'} events/s, before the other engineers' "
-                "load on this machine is counted. The raw baseline does none of the database work (no outbox, "
+                f"alone is about {round(cpus * 1000 / total) if total else 'n/a'} events/s, before any load from "
+                "outside the platform is counted. The raw baseline does none of the database work (no outbox, "
                 "inbox, followup or delivery rows, no transactions), which is why the ratio is what it is; the "
                 "pipeline's cost per event is spread over Python consumers and PostgreSQL, so a machine with more "
                 "cores (and consumers per service, section 4) raises the ceiling while the baseline stays bound by "
@@ -229,7 +229,7 @@ def _pipeline(results: dict) -> list[str]:
                 f"{raw_paced.get('p99_ms')} ms (p50 {paced.get('p50_ms')} ms). An event waits for the relay to be woken "
                 "(PostgreSQL NOTIFY from the outbox trigger), for its claim transaction and a confirmed publish, then "
                 "for notify's consumer transaction; the stage table shows where the tail comes from. With the CPUs "
-                "oversubscribed (load average above the CPU count: the other engineers' test runs, plus every "
+                "oversubscribed (load average above the CPU count: other work on the machine, plus every "
                 "Rapport process and the load generator) a runnable process can wait a scheduler slice or more, and "
                 "each stage's tail adds that; the same paced load on the raw path touches two processes and no "
                 "database. What would change it: a machine whose CPUs are not oversubscribed (the re-measurement "
