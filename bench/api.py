@@ -23,8 +23,9 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from bench import memory
-from bench.platform import LOCATION, ORG, PG_URL, free_port
+from bench.platform import LOCATION, ORG, PG_URL
 from shared.db import normalise_url
+from tests.support.platforms import free_port
 
 LUA = Path(__file__).resolve().parent / "lua"
 

@@ -5,10 +5,8 @@ PostgreSQL and RabbitMQ, in its own vhost, databases and ports; and `rapport run
 from __future__ import annotations
 
 import os
-import random
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +18,7 @@ import psycopg
 import requests
 
 from shared.auth import mint
+from tests.support.platforms import free_port, free_port_run
 
 RAPPORT = str(Path(sys.executable).with_name("rapport"))
 SERVICES = ("intake", "sessions", "followup", "notify")
@@ -27,25 +26,6 @@ PG_URL = os.environ.get("RAPPORT_BENCH_PG_URL", "postgresql://postgres@127.0.0.1
 AMQP_URL = os.environ.get("RAPPORT_BENCH_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
 ORG = "bench-org"
 LOCATION = "bench-loc"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def free_port_run(count: int) -> int:
-    for _ in range(200):
-        base = random.randint(20000, 45000)
-        try:
-            for offset in range(count):
-                with socket.socket() as sock:
-                    sock.bind(("127.0.0.1", base + offset))
-            return base
-        except OSError:
-            continue
-    raise RuntimeError("no run of free ports")
 
 
 class Vhost:

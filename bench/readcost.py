@@ -3,11 +3,19 @@ no gunicorn or nginx): less noisy than wrk on a shared machine, for judging per-
 
     python -m bench.readcost [--profile]
 """
-import cProfile, pstats, uuid, psycopg, sys, time
-from datetime import datetime, timezone, timedelta
-from bench.platform import PG_URL, drop_database, ORG, LOCATION
+import cProfile
+import pstats
+import sys
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import psycopg
+
+from bench.platform import LOCATION, ORG, PG_URL, drop_database
 from rapport import services as host
 from shared.auth import mint
+
 database = f"rapport_bench_profweb_{uuid.uuid4().hex[:6]}"
 with psycopg.connect(PG_URL, autocommit=True) as c:
     c.execute(f'CREATE DATABASE "{database}"')
@@ -22,8 +30,9 @@ try:
     h = {"Authorization": f"Bearer {tok}"}
     t = client.post("/sessions/therapists", headers=h, json={"display_name": "x", "location_id": LOCATION, "techniques": ["swedish"]})
     tid = t.json["id"]
-    from sessions import models
     from sqlalchemy.orm import Session
+
+    from sessions import models
     with Session(s.engine) as db:
         cid = str(uuid.uuid4())
         db.add(models.Consent(consent_id=str(uuid.uuid4()), org_id=ORG, location_id=LOCATION, client_id=cid, status="active", version=1, techniques=["swedish"], areas=["shoulders"], excluded_areas=[], valid_until=None, updated_at=datetime.now(timezone.utc)))
