@@ -6,16 +6,11 @@ import secrets
 
 import pytest
 
-from tests.support import servers
+from tests.support import platforms
 from tests.support.platforms import (
     EmlMailbox,
     Platform,
-    SmtpMailbox,
-    common_environment,
-    free_port,
-    free_port_run,
     log_tail,
-    run_rapport,
     start_embedded,
     wait_ready,
 )
@@ -44,32 +39,6 @@ def embedded_platform(tmp_path):
 def distributed_platform(tmp_path, pg_server, amqp_url):
     """`rapport up` (what `make up` runs) on this machine's PostgreSQL and RabbitMQ, with nginx,
     its own databases, vhost and ports, and a real SMTP server receiving notify's mail."""
-    var = tmp_path / "var"
-    secret = secrets.token_urlsafe(32)
-    prefix = servers.new_name("rapport_e2e") + "_"
-    mailbox = SmtpMailbox()
-    mailbox.start()
-    gateway_port = free_port()
-    env = common_environment(var, secret, gateway_port)
-    env.update(
-        RAPPORT_PG_URL=pg_server,
-        RAPPORT_BROKER_URL=amqp_url,
-        RAPPORT_DB_PREFIX=prefix,
-        RAPPORT_SERVICE_PORT_BASE=str(free_port_run(4)),
-        RAPPORT_SMTP_URL=mailbox.url,
-        RAPPORT_WEB_WORKERS="1",
-    )
-    started = run_rapport(["up"], env, timeout=180)
-    try:
-        if started.returncode != 0:
-            logs = "\n".join(f"--- {p.name}\n{log_tail(p, 30)}" for p in sorted((var / "log").glob("*.log")))
-            pytest.fail(f"rapport up failed:\n{started.stdout}\n{started.stderr}\n{logs}")
-        platform = Platform(base_url=f"http://127.0.0.1:{gateway_port}", secret=secret, var=var, mailbox=mailbox)
+    with platforms.distributed_platform(tmp_path / "var", pg_server, amqp_url, "rapport_e2e") as platform:
         platform.amqp_url = amqp_url
-        platform.env = env
         yield platform
-    finally:
-        run_rapport(["down"], env, timeout=60)
-        mailbox.stop()
-        for service in ("intake", "sessions", "followup", "notify"):
-            servers.drop_database(pg_server, f"{prefix}{service}")

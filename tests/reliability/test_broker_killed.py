@@ -11,7 +11,6 @@ and one delivery and one mail per notification (nothing done twice), nothing par
 from __future__ import annotations
 
 import importlib
-import secrets
 import threading
 import time
 from collections import Counter
@@ -22,17 +21,13 @@ import pytest
 from tests.e2e.flow import at, expect
 from tests.support import rabbit_node, servers
 from tests.support.platforms import (
+    SERVICES,
     Platform,
-    SmtpMailbox,
-    common_environment,
-    free_port,
-    free_port_run,
+    distributed_platform,
     log_tail,
-    run_rapport,
     wait_for,
 )
 
-SERVICES = ("intake", "sessions", "followup", "notify")
 HEARTBEAT = 2
 COMPLETE_EVERY = 8  # registrations per session completed
 DRAIN_BOUND = 120.0  # seconds after the last restart by which everything must have arrived...
@@ -51,37 +46,11 @@ def node():
 @pytest.fixture
 def platform(tmp_path, pg_server, node):
     """`rapport up` pointed at the dedicated node, with its own databases and ports."""
-    var = tmp_path / "var"
-    secret = secrets.token_urlsafe(32)
-    prefix = servers.new_name("rapport_chaos") + "_"
-    mailbox = SmtpMailbox()
-    mailbox.start()
-    gateway_port = free_port()
-    env = common_environment(var, secret, gateway_port)
-    env.update(
-        RAPPORT_PG_URL=pg_server,
-        RAPPORT_BROKER_URL=node.url,
-        RAPPORT_DB_PREFIX=prefix,
-        RAPPORT_SERVICE_PORT_BASE=str(free_port_run(4)),
-        RAPPORT_SMTP_URL=mailbox.url,
-        RAPPORT_WEB_WORKERS="1",
-        RAPPORT_HEARTBEAT=str(HEARTBEAT),
-        RAPPORT_CONNECT_TIMEOUT="2",
-        RAPPORT_FOLLOWUP_DELAY="1",
-    )
-    started = run_rapport(["up"], env, timeout=180)
-    try:
-        if started.returncode != 0:
-            logs = "\n".join(f"--- {p.name}\n{log_tail(p, 30)}" for p in sorted((var / "log").glob("*.log")))
-            pytest.fail(f"rapport up failed:\n{started.stdout}\n{started.stderr}\n{logs}")
-        running = Platform(base_url=f"http://127.0.0.1:{gateway_port}", secret=secret, var=var, mailbox=mailbox)
-        running.databases = {s: f"{pg_server.rsplit('/', 1)[0]}/{prefix}{s}" for s in SERVICES}
+    with distributed_platform(
+        tmp_path / "var", pg_server, node.url, "rapport_chaos",
+        RAPPORT_HEARTBEAT=str(HEARTBEAT), RAPPORT_CONNECT_TIMEOUT="2", RAPPORT_FOLLOWUP_DELAY="1",
+    ) as running:  # fmt: skip
         yield running
-    finally:
-        run_rapport(["down"], env, timeout=60)
-        mailbox.stop()
-        for service in SERVICES:
-            servers.drop_database(pg_server, f"{prefix}{service}")
 
 
 class ClinicLoad:

@@ -7,16 +7,19 @@ import email
 import email.policy
 import os
 import random
+import secrets
 import socket
 import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
+import pytest
 import requests
 
 from shared.auth import mint
@@ -170,3 +173,42 @@ def start_embedded(var: Path, secret: str, extra_env: dict[str, str] | None = No
 
 def run_rapport(args: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
     return subprocess.run([RAPPORT, *args], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@contextmanager
+def distributed_platform(
+    var: Path, pg_server: str, broker_url: str, db_name: str, **extra_env: str
+) -> Iterator[Platform]:
+    """`rapport up` (what `make up` runs) with its own databases, ports and a real SMTP server,
+    taken down and its databases dropped afterwards. ``extra_env`` tunes the platform."""
+    from tests.support import servers
+
+    secret = secrets.token_urlsafe(32)
+    prefix = servers.new_name(db_name) + "_"
+    mailbox = SmtpMailbox()
+    mailbox.start()
+    gateway_port = free_port()
+    env = common_environment(var, secret, gateway_port)
+    env.update(
+        RAPPORT_PG_URL=pg_server,
+        RAPPORT_BROKER_URL=broker_url,
+        RAPPORT_DB_PREFIX=prefix,
+        RAPPORT_SERVICE_PORT_BASE=str(free_port_run(4)),
+        RAPPORT_SMTP_URL=mailbox.url,
+        RAPPORT_WEB_WORKERS="1",
+        **extra_env,
+    )
+    started = run_rapport(["up"], env, timeout=180)
+    try:
+        if started.returncode != 0:
+            logs = "\n".join(f"--- {p.name}\n{log_tail(p, 30)}" for p in sorted((var / "log").glob("*.log")))
+            pytest.fail(f"rapport up failed:\n{started.stdout}\n{started.stderr}\n{logs}")
+        platform = Platform(base_url=f"http://127.0.0.1:{gateway_port}", secret=secret, var=var, mailbox=mailbox)
+        platform.env = env
+        platform.databases = {s: f"{pg_server.rsplit('/', 1)[0]}/{prefix}{s}" for s in SERVICES}
+        yield platform
+    finally:
+        run_rapport(["down"], env, timeout=60)
+        mailbox.stop()
+        for service in SERVICES:
+            servers.drop_database(pg_server, f"{prefix}{service}")
